@@ -1,0 +1,5 @@
+import sys
+
+from clockwf.cli import main
+
+sys.exit(main())

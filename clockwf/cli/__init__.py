@@ -1,0 +1,51 @@
+"""The ``clockwf`` command line: parse, call the library, render, exit code. Nothing else.
+
+Each command group lives in its own module and registers itself on :data:`app`. Exceptions are
+mapped to messages and exit codes in one place, :func:`main`: 0 ok; 1 invalid input, not found
+or refused; 2 usage; 3 store unreachable.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from clockwf.cli.app import app
+from clockwf.errors import ClockwfError
+from clockwf.render import error
+
+# Command modules register themselves on `app` when imported (this order is the help order).
+from clockwf.cli import definitions as _definitions  # noqa: F401  isort: skip
+from clockwf.cli import workflows as _workflows  # noqa: F401  isort: skip
+from clockwf.cli import runs as _runs  # noqa: F401  isort: skip
+from clockwf.cli import scheduling as _scheduling  # noqa: F401  isort: skip
+from clockwf.cli import worker as _worker  # noqa: F401  isort: skip
+from clockwf.cli import db as _db  # noqa: F401  isort: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code instead of raising SystemExit."""
+    try:
+        result = app(args=argv, prog_name="clockwf", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        error("aborted")
+        return 1
+    except typer.TyperException as exc:  # usage errors (exit 2): typer vendors click
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            error(exc.message)
+        return int(exc.exit_code)
+    except ClockwfError as exc:
+        error(exc.message)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,360 @@
+"""The definition file format (SPEC section 2) and the time-trigger payload (SPEC 4.4).
+
+These pydantic models are the single source of the format: they validate files and they generate
+the JSON Schema that ``clockwf schema`` prints. Checks that need a location inside the file raise
+:class:`FieldProblem`, which carries the path of the offending value so that diagnostics can name
+its line and column. Checks that depend on the clock (run_at in the past) or only warn live in
+:mod:`clockwf.validate`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from clockwf.errors import ClockwfError
+from clockwf.timeutil import DURATION_HELP, format_duration, get_zone, parse_duration
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,127}$"
+STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+EVENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
+ENV_REF_RE = re.compile(r"\$\{env:([^}]*)\}")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+TriggerType = Literal["manual", "event", "schedule", "recurring"]
+TRIGGER_TYPES: tuple[str, ...] = ("manual", "event", "schedule", "recurring")
+PAYLOAD_SCHEMA = "WorkflowClockTrigger.v1"
+
+
+class FieldProblem(ValueError):
+    """A validation failure that knows which value (relative to the model) is wrong."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise FieldProblem(f"expected {DURATION_HELP}, got {value!r}")
+    try:
+        return parse_duration(value)
+    except ClockwfError as exc:
+        raise FieldProblem(exc.message) from None
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?$",
+                 "minLength": 1},
+                {"const": 0},
+            ],
+            "description": "A duration: 90s, 10m, 1h30m, 2d.",
+            "examples": ["90s", "10m", "1h30m", "2d"],
+        }
+    ),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True,
+                              populate_by_name=False, validate_default=True)
+
+
+class DstPolicy(_Model):
+    """What a fixed-time job does when its local time is skipped or repeated (SPEC 3.3)."""
+
+    gap: Literal["run_after", "skip"] = Field(
+        "run_after",
+        description="run_after: fire once at the first instant after the gap; "
+        "skip: do not fire that day.",
+    )
+    fold: Literal["once", "twice"] = Field(
+        "once", description="once: fire in the first pass of a repeated hour; twice: in both."
+    )
+
+
+def _check_zone(value: str) -> str:
+    try:
+        get_zone(value)
+    except ClockwfError as exc:
+        raise FieldProblem(exc.message) from None
+    return value
+
+
+class RecurringTrigger(_Model):
+    """Fires at every time matching a cron expression, in a time zone."""
+
+    type: Literal["recurring"]
+    cron: str = Field(description="Five cron fields (minute hour day-of-month month "
+                      "day-of-week) or a macro such as @daily.", examples=["30 2 * * *"])
+    timezone: str = Field("UTC", description="IANA time zone name.",
+                          examples=["America/New_York"])
+    jitter: Duration = Field(timedelta(0), description="Delay each fire by a deterministic "
+                             "0..jitter derived from its fire key.")
+    dst: DstPolicy = Field(default_factory=DstPolicy)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from clockwf.cron import parse_cron
+
+        try:
+            parse_cron(value)
+        except ClockwfError as exc:
+            raise FieldProblem(exc.message) from None
+        return value
+
+    _tz = field_validator("timezone")(_check_zone)
+
+
+class ScheduleTrigger(_Model):
+    """Fires once, at ``run_at``."""
+
+    type: Literal["schedule"]
+    run_at: str = Field(description="ISO 8601 date-time with an offset, or a local time with "
+                        "timezone.", examples=["2027-01-15T09:00:00-05:00"])
+    timezone: str | None = Field(None, description="IANA zone for a run_at without offset.")
+    jitter: Duration = Field(timedelta(0))
+
+    _tz = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
+
+    @model_validator(mode="after")
+    def _run_at(self) -> ScheduleTrigger:
+        self.instant()
+        return self
+
+    def instant(self) -> datetime:
+        """The one instant this trigger names (aware)."""
+        from clockwf.timeutil import localize
+
+        text = self.run_at.strip()
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise FieldProblem(
+                f"run_at {self.run_at!r} is not an ISO 8601 date-time such as "
+                "2027-01-15T09:00:00-05:00", ("run_at",)) from None
+        if dt.tzinfo is None:
+            if self.timezone is None:
+                raise FieldProblem(
+                    f"run_at {self.run_at!r} has no UTC offset: add one "
+                    "(2027-01-15T09:00:00-05:00) or set trigger.timezone", ("run_at",))
+            try:
+                return localize(dt, get_zone(self.timezone), what="run_at")
+            except ClockwfError as exc:
+                raise FieldProblem(exc.message, ("run_at",)) from None
+        if self.timezone is not None:
+            zone_dt = dt.astimezone(get_zone(self.timezone))
+            if zone_dt.utcoffset() != dt.utcoffset():
+                raise FieldProblem(
+                    f"run_at {self.run_at!r} has offset {dt.strftime('%z')} but "
+                    f"{self.timezone} is at {zone_dt.strftime('%z')} at that instant",
+                    ("run_at",))
+        return dt
+
+    @property
+    def zone_name(self) -> str:
+        """The zone local times are shown in: ``timezone``, else the offset as given."""
+        return self.timezone or "UTC"
+
+
+class EventTrigger(_Model):
+    """Started by ``clockwf emit EVENT``."""
+
+    type: Literal["event"]
+    event: str = Field(pattern=EVENT_PATTERN, examples=["invoice.created"])
+
+
+Trigger = Annotated[
+    RecurringTrigger | ScheduleTrigger | EventTrigger, Field(discriminator="type")
+]
+
+
+def _check_env_refs(text: str, loc: tuple[str | int, ...]) -> None:
+    for match in ENV_REF_RE.finditer(text):
+        if not ENV_NAME_RE.match(match.group(1)):
+            raise FieldProblem(
+                f"{match.group(0)!r} is not a valid reference: write ${{env:NAME}} with NAME "
+                "made of letters, digits and _", loc)
+    if text.count("${env:") != len(ENV_REF_RE.findall(text)):
+        raise FieldProblem("unterminated ${env:...} reference: write ${env:NAME}", loc)
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+class HttpSpec(_Model):
+    """An HTTP request; the run's payload is sent as the JSON body."""
+
+    url: str = Field(min_length=1, examples=["https://hooks.example.com/report"])
+    method: Annotated[
+        Literal["GET", "POST", "PUT", "PATCH", "DELETE"], BeforeValidator(_upper)
+    ] = "POST"
+    timeout: Duration = Field(timedelta(seconds=30))
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        _check_env_refs(value, ())
+        probe = ENV_REF_RE.sub("x", value)
+        if not re.match(r"^https?://[^\s/]+", probe):
+            raise FieldProblem(f"url {value!r} must start with http:// or https:// and a host")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", name):
+                raise FieldProblem(f"{name!r} is not a valid HTTP header name", (name,))
+            if "\n" in text or "\r" in text:
+                raise FieldProblem("header values cannot contain line breaks", (name,))
+            _check_env_refs(text, (name,))
+        return value
+
+
+class Step(_Model):
+    """One step: a shell command (``run``) or an HTTP request (``http``)."""
+
+    id: str | None = Field(None, pattern=STEP_ID_PATTERN,
+                           description="Defaults to step-<n> (1-based).")
+    run: str | None = Field(None, min_length=1, description="Shell command, run by /bin/sh -c.")
+    http: HttpSpec | None = None
+    timeout: Duration | None = Field(None, description="Kill the step after this long.")
+    retries: int = Field(0, ge=0, le=20, description="Extra attempts on failure, with backoff.")
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = Field(None, min_length=1)
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["run"]}, {"required": ["http"]}]}
+    )
+
+    @model_validator(mode="after")
+    def _kind(self) -> Step:
+        if self.run is not None and self.http is not None:
+            raise FieldProblem("a step has either run (a shell command) or http, not both",
+                               ("http",))
+        if self.run is None and self.http is None:
+            raise FieldProblem("a step needs run (a shell command) or http (a request)")
+        if self.http is not None:
+            if self.env:
+                raise FieldProblem("env applies to run steps only", ("env",))
+            if self.cwd is not None:
+                raise FieldProblem("cwd applies to run steps only", ("cwd",))
+        for name, value in self.env.items():
+            if not ENV_NAME_RE.match(name):
+                raise FieldProblem(f"{name!r} is not a valid environment variable name",
+                                   ("env", name))
+            _check_env_refs(value, ("env", name))
+        return self
+
+    @property
+    def kind(self) -> Literal["run", "http"]:
+        return "run" if self.run is not None else "http"
+
+
+class Policy(_Model):
+    """What to do with missed and overlapping occurrences (SPEC 5.3, 5.4)."""
+
+    catchup: Literal["latest", "all", "none"] = "latest"
+    catchup_window: Duration = Field(timedelta(hours=24))
+    grace: Duration = Field(timedelta(minutes=1))
+    max_catchup: int = Field(100, ge=1, le=100_000)
+    overlap: Literal["allow", "skip", "queue_one", "cancel_previous"] = "allow"
+
+
+class Definition(_Model):
+    """A workflow definition: one per YAML file."""
+
+    id: str = Field(pattern=ID_PATTERN, description="Lower-case id: letters, digits, . _ -")
+    name: str | None = None
+    description: str | None = None
+    trigger: Trigger | None = Field(None, description="Absent: started only by hand.")
+    policy: Policy = Field(default_factory=Policy)
+    payload_schema_mode: Literal["pinned", "inferred"] = "pinned"
+    steps: list[Step] = Field(min_length=1)
+
+    model_config = ConfigDict(title="clockwf workflow definition")
+
+    @model_validator(mode="after")
+    def _cross(self) -> Definition:
+        if self.payload_schema_mode == "inferred" and self.trigger_type in ("schedule",
+                                                                            "recurring"):
+            raise FieldProblem(
+                "a time-triggered workflow must use payload_schema_mode: pinned: its runs "
+                f"receive the fixed {PAYLOAD_SCHEMA} payload, so there is nothing to infer "
+                "(inferred is for event and manual workflows)", ("payload_schema_mode",))
+        seen: dict[str, int] = {}
+        for index in range(len(self.steps)):
+            sid = self.step_id(index)
+            if sid in seen:
+                raise FieldProblem(
+                    f"step id {sid!r} is already used by step {seen[sid] + 1}; ids must be "
+                    "unique", ("steps", index, "id"))
+            seen[sid] = index
+        return self
+
+    @property
+    def trigger_type(self) -> str:
+        return "manual" if self.trigger is None else self.trigger.type
+
+    def step_id(self, index: int) -> str:
+        step = self.steps[index]
+        return step.id if step.id is not None else f"step-{index + 1}"
+
+
+class WorkflowClockTriggerV1(BaseModel):
+    """The payload every time-triggered run receives (SPEC 4.4)."""
+
+    model_config = ConfigDict(extra="forbid", title=PAYLOAD_SCHEMA)
+
+    schema_: Literal["WorkflowClockTrigger.v1"] = Field("WorkflowClockTrigger.v1", alias="schema")
+    trigger_type: Literal["schedule", "recurring"]
+    workflow_id: str
+    workflow_version: int
+    fire_key: str
+    scheduled_for: str = Field(description="Nominal local time, ISO 8601 with offset.")
+    scheduled_for_utc: str = Field(description="Nominal instant in UTC, ISO 8601 with Z.")
+    fired_at: str = Field(description="When the run was launched, UTC.")
+    timezone: str
+    cron: str | None = None
+    run_at: str | None = None
+    catchup: bool = False
+    backfill: bool = False
+
+
+def definition_schema() -> dict[str, Any]:
+    """The JSON Schema of a definition file."""
+    schema = Definition.model_json_schema(mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://clockwf.dev/schema/definition.json", **schema}
+
+
+def payload_schema() -> dict[str, Any]:
+    """The JSON Schema of the WorkflowClockTrigger.v1 payload."""
+    schema = WorkflowClockTriggerV1.model_json_schema(by_alias=True)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://clockwf.dev/schema/WorkflowClockTrigger.v1.json", **schema}
