@@ -1,0 +1,288 @@
+"""Every store operation, written once by query name over a backend's :class:`Connector`.
+
+The SQL itself lives in ``sql/<backend>/queries.sql``; a method here picks the named block, binds
+the parameters (always including the namespace ``ns``) and shapes the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from operator import attrgetter
+from typing import Any
+
+from clockwf.errors import StoreError
+from clockwf.store.base import NewRun, NewSkip, Row, ScheduleAdvance, Tx, iter_chunks
+from clockwf.store.common import Connector
+
+BATCH_SIZE = 1000  # rows per bulk statement
+
+RUN_COLUMNS = ("fire_key", "workflow_id", "workflow_version", "trigger_type", "scheduled_for",
+               "due_at", "status", "serial", "payload", "metadata", "created_at")
+SKIP_COLUMNS = ("workflow_id", "fire_key", "scheduled_for", "scheduled_until", "occurrences",
+                "reason", "detail", "recorded_at")
+ADVANCE_COLUMNS = ("workflow_id", "next_nominal_at", "next_fire_at", "status", "status_reason",
+                   "last_fire_key", "last_fired_at", "updated_at", "next_kind")
+_run_values = attrgetter(*RUN_COLUMNS)
+_skip_values = attrgetter(*SKIP_COLUMNS)
+_advance_values = attrgetter(*ADVANCE_COLUMNS)
+_by_fire_key = attrgetter("fire_key")
+_by_workflow_id = attrgetter("workflow_id")
+
+# upsert_schedule: columns a caller may leave out, with the value they then take.
+SCHEDULE_DEFAULTS: dict[str, Any] = {
+    "cron": None, "run_at": None, "dst_gap": "run_after", "dst_fold": "once", "jitter_s": 0,
+    "catchup": "latest", "catchup_window_s": 86400, "grace_s": 60, "max_catchup": 100,
+    "overlap": "allow", "status_reason": None, "next_nominal_at": None, "next_kind": None,
+    "next_fire_at": None,
+    "last_fire_key": None, "last_fired_at": None, "paused_at": None, "created_at": None,
+}
+SCHEDULE_REQUIRED = ("workflow_id", "version", "trigger_type", "timezone", "status",
+                     "updated_at")
+
+
+class SqlTx(Tx):
+    """One open transaction of either backend, confined to namespace ``ns``."""
+
+    def __init__(self, db: Connector, ns: str) -> None:
+        self.db = db
+        self.ns = ns
+
+    def _p(self, **params: Any) -> dict[str, Any]:
+        params["ns"] = self.ns
+        return params
+
+    # -- definitions and versions --------------------------------------------------------------
+    def lock_workflow(self, workflow_id: str) -> None:
+        self.db.all("lock_workflow", self._p(workflow_id=workflow_id))
+
+    def get_workflow(self, workflow_id: str) -> Row | None:
+        return self.db.one("get_workflow", self._p(workflow_id=workflow_id))
+
+    def upsert_workflow(self, *, workflow_id: str, name: str | None, current_version: int,
+                        trigger_type: str, event_name: str | None, now: datetime) -> None:
+        self.db.execute("upsert_workflow", self._p(
+            workflow_id=workflow_id, name=name, current_version=current_version,
+            trigger_type=trigger_type, event_name=event_name, now=now))
+
+    def set_workflow_paused(self, workflow_id: str, *, paused: bool, note: str | None,
+                            now: datetime) -> bool:
+        return self.db.execute("set_workflow_paused", self._p(
+            workflow_id=workflow_id, paused=paused, note=note,
+            paused_at=now if paused else None, now=now)) > 0
+
+    def delete_workflow(self, workflow_id: str) -> bool:
+        self.db.execute("delete_schedule", self._p(workflow_id=workflow_id))
+        return self.db.execute("delete_workflow", self._p(workflow_id=workflow_id)) > 0
+
+    def max_version(self, workflow_id: str) -> int | None:
+        row = self.db.one("max_version", self._p(workflow_id=workflow_id))
+        return None if row is None else row["max_version"]
+
+    def insert_version(self, *, workflow_id: str, version: int, content_hash: str,
+                       definition: str, source: str, source_path: str | None,
+                       published_at: datetime) -> None:
+        self.db.execute("insert_version", self._p(
+            workflow_id=workflow_id, version=version, content_hash=content_hash,
+            definition=definition, source=source, source_path=source_path,
+            published_at=published_at))
+
+    def get_version(self, workflow_id: str, version: int) -> Row | None:
+        return self.db.one("get_version", self._p(workflow_id=workflow_id, version=version))
+
+    def list_versions(self, workflow_id: str) -> list[Row]:
+        return self.db.all("list_versions", self._p(workflow_id=workflow_id))
+
+    def list_workflows(self, *, trigger_types: Sequence[str] | None = None,
+                       status: str | None = None) -> list[Row]:
+        return self.db.all("list_workflows", self._p(
+            trigger_types=None if trigger_types is None else list(trigger_types),
+            status=status))
+
+    def workflows_for_event(self, event_name: str) -> list[Row]:
+        return self.db.all("workflows_for_event", self._p(event_name=event_name))
+
+    # -- schedule state ------------------------------------------------------------------------
+    def get_schedule(self, workflow_id: str) -> Row | None:
+        return self.db.one("get_schedule", self._p(workflow_id=workflow_id))
+
+    def upsert_schedule(self, row: Row) -> None:
+        given = dict(row)
+        if given.pop("namespace", self.ns) != self.ns:
+            raise StoreError("upsert_schedule: the row belongs to another namespace")
+        unknown = set(given) - set(SCHEDULE_DEFAULTS) - set(SCHEDULE_REQUIRED)
+        missing = [c for c in SCHEDULE_REQUIRED if given.get(c) is None]
+        if unknown or missing:
+            raise StoreError(f"upsert_schedule: unknown columns {sorted(unknown)}, "
+                             f"missing columns {missing}")
+        params = {**SCHEDULE_DEFAULTS, **given}
+        if params["created_at"] is None:
+            params["created_at"] = params["updated_at"]
+        self.db.execute("upsert_schedule", self._p(**params))
+
+    def delete_schedule(self, workflow_id: str) -> bool:
+        return self.db.execute("delete_schedule", self._p(workflow_id=workflow_id)) > 0
+
+    def set_schedule_state(self, workflow_id: str, *, status: str, status_reason: str | None,
+                           next_nominal_at: datetime | None, next_fire_at: datetime | None,
+                           paused_at: datetime | None, now: datetime,
+                           next_kind: str | None = None) -> bool:
+        return self.db.execute("set_schedule_state", self._p(
+            workflow_id=workflow_id, status=status, status_reason=status_reason,
+            next_nominal_at=next_nominal_at, next_kind=next_kind, next_fire_at=next_fire_at,
+            paused_at=paused_at, now=now)) > 0
+
+    def bump_changes(self) -> None:
+        self.db.execute("bump_changes", self._p())
+
+    def change_counter(self) -> int:
+        row = self.db.one("change_counter", self._p())
+        return 0 if row is None else int(row["counter"])
+
+    # -- scheduling ----------------------------------------------------------------------------
+    def claim_due(self, now: datetime, limit: int, *,
+                  after: tuple[datetime, str] | None = None) -> list[Row]:
+        if after is None:
+            return self.db.all("claim_due", self._p(now=now, limit=limit))
+        return self.db.all("claim_due_after", self._p(now=now, limit=limit, after_at=after[0],
+                                                      after_id=after[1]))
+
+    def earliest_due(self) -> datetime | None:
+        row = self.db.one("earliest_due", self._p())
+        return None if row is None else row["next_fire_at"]
+
+    def insert_runs(self, runs: Sequence[NewRun]) -> dict[str, int]:
+        # In key order: two transactions inserting overlapping keys then wait on each other in
+        # the same order, and never deadlock (PostgreSQL locks each new unique key).
+        runs = sorted(runs, key=_by_fire_key)
+        created: dict[str, int] = {}
+        for chunk in iter_chunks(runs, BATCH_SIZE):
+            rows = self.db.batch("insert_runs", RUN_COLUMNS, [_run_values(r) for r in chunk],
+                                 self._p())
+            created.update((row["fire_key"], row["run_id"]) for row in rows)
+        return created
+
+    def insert_skips(self, skips: Sequence[NewSkip]) -> None:
+        skips = sorted(skips, key=_by_fire_key)  # see insert_runs
+        for chunk in iter_chunks(skips, BATCH_SIZE):
+            self.db.batch("insert_skips", SKIP_COLUMNS, [_skip_values(s) for s in chunk],
+                          self._p())
+
+    def advance_schedules(self, advances: Sequence[ScheduleAdvance]) -> None:
+        advances = sorted(advances, key=_by_workflow_id)  # row locks in one order
+        for chunk in iter_chunks(advances, BATCH_SIZE):
+            self.db.batch("advance_schedules", ADVANCE_COLUMNS,
+                          [_advance_values(a) for a in chunk], self._p())
+
+    def active_runs(self, workflow_ids: Sequence[str]) -> list[Row]:
+        if not workflow_ids:
+            return []
+        return self.db.all("active_runs", self._p(workflow_ids=list(workflow_ids)))
+
+    def request_cancel(self, run_ids: Sequence[int], *, reason: str, now: datetime) -> None:
+        if run_ids:
+            self.db.execute("request_cancel", self._p(run_ids=list(run_ids), reason=reason,
+                                                      now=now))
+
+    def get_run(self, run_id: int) -> Row | None:
+        return self.db.one("get_run", self._p(run_id=run_id))
+
+    def runs_by_fire_keys(self, fire_keys: Sequence[str]) -> list[Row]:
+        if not fire_keys:
+            return []
+        return self.db.all("runs_by_fire_keys", self._p(fire_keys=list(fire_keys)))
+
+    def list_runs(self, *, workflow_id: str | None = None, trigger_type: str | None = None,
+                  status: str | None = None, since: datetime | None = None,
+                  limit: int = 50) -> list[Row]:
+        params = self._p(workflow_id=workflow_id, trigger_type=trigger_type, status=status,
+                         since=since, limit=limit)
+        if workflow_id is None:
+            return self.db.all("list_runs", params)
+        return self.db.all("list_runs_for_workflow", params)
+
+    def skips_between(self, workflow_id: str, start: datetime, end: datetime) -> list[Row]:
+        return self.db.all("skips_between", self._p(workflow_id=workflow_id, start=start,
+                                                    end=end))
+
+    def heartbeat(self, *, instance_id: str, hostname: str, pid: int, role: str,
+                  version: str, started_at: datetime, now: datetime,
+                  last_tick_at: datetime | None, status: str | None) -> None:
+        self.db.execute("heartbeat", self._p(
+            instance_id=instance_id, hostname=hostname, pid=pid, role=role, version=version,
+            started_at=started_at, now=now, last_tick_at=last_tick_at, status=status))
+
+    def mark_daemon_stopped(self, instance_id: str, now: datetime) -> None:
+        self.db.execute("mark_daemon_stopped", self._p(instance_id=instance_id, now=now))
+
+    def list_daemons(self) -> list[Row]:
+        return self.db.all("list_daemons", self._p())
+
+    def overdue_schedules(self, now: datetime, limit: int) -> list[Row]:
+        return self.db.all("overdue_schedules", self._p(now=now, limit=limit))
+
+    def run_status_counts(self) -> dict[str, int]:
+        return {row["status"]: int(row["n"])
+                for row in self.db.all("run_status_counts", self._p())}
+
+    # -- execution -----------------------------------------------------------------------------
+    def claim_runs(self, *, owner: str, now: datetime, lease_until: datetime,
+                   limit: int) -> list[Row]:
+        rows = self.db.all("claim_runs", self._p(owner=owner, now=now, lease_until=lease_until,
+                                                 limit=limit))
+        return sorted(rows, key=lambda row: row["run_id"])
+
+    def claim_run(self, run_id: int, *, owner: str, now: datetime,
+                  lease_until: datetime) -> Row | None:
+        return self.db.one("claim_run", self._p(run_id=run_id, owner=owner, now=now,
+                                                lease_until=lease_until))
+
+    def renew_leases(self, *, owner: str, run_ids: Sequence[int],
+                     lease_until: datetime) -> list[int]:
+        if not run_ids:
+            return []
+        rows = self.db.all("renew_leases", self._p(owner=owner, run_ids=list(run_ids),
+                                                   lease_until=lease_until))
+        return sorted(row["run_id"] for row in rows if row["cancel_requested"])
+
+    def finish_run(self, run_id: int, *, owner: str | None, status: str, error: str | None,
+                   now: datetime) -> bool:
+        return self.db.execute("finish_run", self._p(run_id=run_id, owner=owner, status=status,
+                                                     error=error, now=now)) > 0
+
+    def expire_leases(self, now: datetime) -> list[int]:
+        ids = sorted(row["run_id"] for row in self.db.all("expire_leases", self._p(now=now)))
+        if ids:
+            self.db.execute("interrupt_step_attempts", self._p(run_ids=ids, now=now))
+        return ids
+
+    def insert_step_attempt(self, *, run_id: int, step_index: int, attempt: int, step_id: str,
+                            kind: str, started_at: datetime) -> None:
+        self.db.execute("insert_step_attempt", self._p(
+            run_id=run_id, step_index=step_index, attempt=attempt, step_id=step_id, kind=kind,
+            started_at=started_at))
+
+    def finish_step_attempt(self, *, run_id: int, step_index: int, attempt: int, status: str,
+                            finished_at: datetime, duration_ms: int, exit_code: int | None,
+                            http_status: int | None, output: str | None,
+                            error: str | None) -> None:
+        self.db.execute("finish_step_attempt", self._p(
+            run_id=run_id, step_index=step_index, attempt=attempt, status=status,
+            finished_at=finished_at, duration_ms=duration_ms, exit_code=exit_code,
+            http_status=http_status, output=output, error=error))
+
+    def list_step_attempts(self, run_id: int) -> list[Row]:
+        return self.db.all("list_step_attempts", self._p(run_id=run_id))
+
+    def prune(self, *, before: datetime, dry_run: bool) -> dict[str, int]:
+        params = self._p(before=before)
+        if dry_run:
+            row = self.db.one("prune_counts", params) or {}
+            return {kind: int(row.get(kind) or 0) for kind in PRUNE_KINDS}
+        # in this order: step attempts are found through the runs about to go
+        return {kind: self.db.execute(query, params) for kind, query in PRUNE_QUERIES}
+
+
+PRUNE_QUERIES = (("step_attempts", "prune_step_attempts"), ("runs", "prune_runs"),
+                 ("skips", "prune_skips"), ("schedules", "prune_schedules"))
+PRUNE_KINDS = tuple(kind for kind, _ in PRUNE_QUERIES)

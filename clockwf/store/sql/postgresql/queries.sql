@@ -1,0 +1,449 @@
+-- clockwf named queries, PostgreSQL dialect. Loaded once by clockwf.store.common.load_queries.
+-- Parameters are bound (psycopg named placeholders); ns is the namespace and is given to every
+-- query. A parameter that may be NULL carries a cast so the server knows its type.
+-- List parameters arrive as arrays: = ANY(...). Bulk queries get one array per column, named by
+-- the column (clockwf/store/manager.py: RUN_COLUMNS, SKIP_COLUMNS, ADVANCE_COLUMNS), and run as
+-- ONE statement over unnest(...); their arrays are sent in binary (the b placeholders): the
+-- text format escapes every element in Python and costs more than the statement itself.
+-- Never write a percent sign in this file, not even in a comment: psycopg reads it.
+
+-- ---------------------------------------------------------------------------------------------
+-- connection and migrations
+
+-- name: set_utc
+SET TIME ZONE 'UTC'
+
+-- name: listen
+LISTEN clockwf_changes
+
+-- name: lock_migrations
+-- Held until the transaction ends; every decision to migrate is re-checked under it.
+SELECT pg_advisory_xact_lock(hashtextextended('clockwf.migrations', 0))
+
+-- name: migrations_table
+-- A plain catalog scan, not to_regclass(): that reads the catalog as it was before this
+-- transaction waited for the migration lock, and would miss a store just created.
+SELECT c.relname AS name
+FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relname = 'clockwf_migrations'
+
+-- name: existing_tables
+SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()
+
+-- name: applied_migrations
+SELECT version, name, applied_at FROM clockwf_migrations ORDER BY version
+
+-- name: record_migration
+INSERT INTO clockwf_migrations (version, name, applied_at)
+VALUES (%(version)s, %(name)s, %(applied_at)s)
+
+-- ---------------------------------------------------------------------------------------------
+-- definitions and versions
+
+-- name: lock_workflow
+-- Serialises publishes of one workflow until the transaction ends (two-key form: its own
+-- key space, apart from the migration lock).
+SELECT pg_advisory_xact_lock(hashtext('clockwf.workflow'),
+                             hashtext(%(ns)s::text || '/' || %(workflow_id)s::text))
+
+-- name: get_workflow
+SELECT * FROM workflows WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
+
+-- name: upsert_workflow
+INSERT INTO workflows (namespace, workflow_id, name, current_version, trigger_type, event_name,
+                       paused, created_at, updated_at)
+VALUES (%(ns)s, %(workflow_id)s, %(name)s, %(current_version)s, %(trigger_type)s,
+        %(event_name)s, false, %(now)s, %(now)s)
+ON CONFLICT (namespace, workflow_id) DO UPDATE SET
+    name = excluded.name,
+    current_version = excluded.current_version,
+    trigger_type = excluded.trigger_type,
+    event_name = excluded.event_name,
+    updated_at = excluded.updated_at
+
+-- name: set_workflow_paused
+UPDATE workflows
+SET paused = %(paused)s, pause_note = %(note)s, paused_at = %(paused_at)s, updated_at = %(now)s
+WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
+
+-- name: delete_workflow
+DELETE FROM workflows WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
+
+-- name: max_version
+SELECT max(version) AS max_version
+FROM workflow_versions WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
+
+-- name: insert_version
+INSERT INTO workflow_versions (namespace, workflow_id, version, content_hash, definition, source,
+                               source_path, published_at)
+VALUES (%(ns)s, %(workflow_id)s, %(version)s, %(content_hash)s, %(definition)s, %(source)s,
+        %(source_path)s, %(published_at)s)
+
+-- name: get_version
+SELECT * FROM workflow_versions
+WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s AND version = %(version)s
+
+-- name: list_versions
+SELECT version, content_hash, source_path, published_at FROM workflow_versions
+WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
+ORDER BY version DESC
+
+-- name: list_workflows
+-- status is 'paused' / 'active' (workflow level) or a schedule status.
+SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
+       s.next_nominal_at, s.last_fire_key, s.last_fired_at
+FROM workflows AS w
+LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
+WHERE w.namespace = %(ns)s
+  AND (%(trigger_types)s::text[] IS NULL OR w.trigger_type = ANY(%(trigger_types)s::text[]))
+  AND (%(status)s::text IS NULL
+       OR (%(status)s::text = 'paused' AND w.paused)
+       OR (%(status)s::text = 'active' AND NOT w.paused)
+       OR s.status = %(status)s::text)
+ORDER BY w.workflow_id
+
+-- name: workflows_for_event
+SELECT * FROM workflows
+WHERE namespace = %(ns)s AND event_name = %(event_name)s AND trigger_type = 'event'
+  AND NOT paused
+ORDER BY workflow_id
+
+-- ---------------------------------------------------------------------------------------------
+-- schedule state
+
+-- name: get_schedule
+SELECT * FROM schedules WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
+
+-- name: upsert_schedule
+-- Replaces every column but created_at, which an existing row keeps.
+INSERT INTO schedules (namespace, workflow_id, version, trigger_type, cron, timezone, run_at,
+                       dst_gap, dst_fold, jitter_s, catchup, catchup_window_s, grace_s,
+                       max_catchup, overlap, status, status_reason, next_nominal_at,
+                       next_kind, next_fire_at, last_fire_key, last_fired_at, paused_at,
+                       created_at, updated_at)
+VALUES (%(ns)s, %(workflow_id)s, %(version)s, %(trigger_type)s, %(cron)s, %(timezone)s,
+        %(run_at)s, %(dst_gap)s, %(dst_fold)s, %(jitter_s)s, %(catchup)s, %(catchup_window_s)s,
+        %(grace_s)s, %(max_catchup)s, %(overlap)s, %(status)s, %(status_reason)s,
+        %(next_nominal_at)s, %(next_kind)s, %(next_fire_at)s, %(last_fire_key)s,
+        %(last_fired_at)s, %(paused_at)s, %(created_at)s, %(updated_at)s)
+ON CONFLICT (namespace, workflow_id) DO UPDATE SET
+    version = excluded.version,
+    trigger_type = excluded.trigger_type,
+    cron = excluded.cron,
+    timezone = excluded.timezone,
+    run_at = excluded.run_at,
+    dst_gap = excluded.dst_gap,
+    dst_fold = excluded.dst_fold,
+    jitter_s = excluded.jitter_s,
+    catchup = excluded.catchup,
+    catchup_window_s = excluded.catchup_window_s,
+    grace_s = excluded.grace_s,
+    max_catchup = excluded.max_catchup,
+    overlap = excluded.overlap,
+    status = excluded.status,
+    status_reason = excluded.status_reason,
+    next_nominal_at = excluded.next_nominal_at,
+    next_kind = excluded.next_kind,
+    next_fire_at = excluded.next_fire_at,
+    last_fire_key = excluded.last_fire_key,
+    last_fired_at = excluded.last_fired_at,
+    paused_at = excluded.paused_at,
+    updated_at = excluded.updated_at
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
+
+-- name: set_schedule_state
+UPDATE schedules
+SET status = %(status)s, status_reason = %(status_reason)s,
+    next_nominal_at = %(next_nominal_at)s, next_kind = %(next_kind)s,
+    next_fire_at = %(next_fire_at)s, paused_at = %(paused_at)s, updated_at = %(now)s
+WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
+
+-- name: bump_changes
+-- The notification is delivered when the transaction commits, and only then.
+WITH bumped AS (
+    INSERT INTO change_counters (namespace, counter) VALUES (%(ns)s, 1)
+    ON CONFLICT (namespace) DO UPDATE SET counter = change_counters.counter + 1
+    RETURNING counter
+)
+SELECT pg_notify('clockwf_changes', %(ns)s) FROM bumped
+
+-- name: change_counter
+SELECT counter FROM change_counters WHERE namespace = %(ns)s
+
+-- ---------------------------------------------------------------------------------------------
+-- scheduling
+
+-- name: claim_due
+-- One range scan of schedules_due; rows another daemon holds are skipped, not waited for.
+SELECT * FROM schedules
+WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at <= %(now)s
+ORDER BY next_fire_at, workflow_id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+
+-- name: claim_due_after
+-- The next page: the row comparison is the lower bound of the same index range.
+SELECT * FROM schedules
+WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at <= %(now)s
+  AND (next_fire_at, workflow_id) > (%(after_at)s::timestamptz, %(after_id)s::text)
+ORDER BY next_fire_at, workflow_id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+
+-- name: earliest_due
+SELECT next_fire_at FROM schedules
+WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at IS NOT NULL
+ORDER BY next_fire_at
+LIMIT 1
+
+-- name: overdue_schedules
+SELECT * FROM schedules
+WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at <= %(now)s
+ORDER BY next_fire_at, workflow_id
+LIMIT %(limit)s
+
+-- name: insert_runs
+-- The fire key is claimed by this very statement: a key already taken returns nothing, and a
+-- racing transaction waits on the unique index, then gets nothing.
+INSERT INTO runs (namespace, fire_key, workflow_id, workflow_version, trigger_type,
+                  scheduled_for, due_at, status, serial, payload, metadata, created_at)
+SELECT %(ns)s, r.*
+FROM unnest(%(fire_key)b::text[], %(workflow_id)b::text[], %(workflow_version)b::integer[],
+            %(trigger_type)b::text[], %(scheduled_for)b::timestamptz[],
+            %(due_at)b::timestamptz[], %(status)b::text[], %(serial)b::boolean[],
+            %(payload)b::text[], %(metadata)b::text[], %(created_at)b::timestamptz[]) AS r
+ON CONFLICT (namespace, fire_key) DO NOTHING
+RETURNING fire_key, run_id
+
+-- name: insert_skips
+INSERT INTO skipped_occurrences (namespace, workflow_id, fire_key, scheduled_for,
+                                 scheduled_until, occurrences, reason, detail, recorded_at)
+SELECT %(ns)s, r.*
+FROM unnest(%(workflow_id)b::text[], %(fire_key)b::text[], %(scheduled_for)b::timestamptz[],
+            %(scheduled_until)b::timestamptz[], %(occurrences)b::integer[],
+            %(reason)b::text[], %(detail)b::text[], %(recorded_at)b::timestamptz[]) AS r
+ON CONFLICT (namespace, fire_key, reason) DO NOTHING
+
+-- name: advance_schedules
+-- A null last_fire_key / last_fired_at keeps the stored one (a pass that launched nothing).
+-- Each row is found by its own primary-key probe (the LATERAL ... LIMIT 1 cannot be turned
+-- into a join) and updated through its ctid: a plain UPDATE ... FROM unnest joined on the key
+-- is planned as a hash join over the whole namespace while the table has no statistics yet.
+-- FOR UPDATE: the row probed is the current version (the caller normally holds it already).
+UPDATE schedules AS s
+SET next_nominal_at = a.next_nominal_at,
+    next_kind = a.next_kind,
+    next_fire_at = a.next_fire_at,
+    status = a.status,
+    status_reason = a.status_reason,
+    last_fire_key = coalesce(a.last_fire_key, s.last_fire_key),
+    last_fired_at = coalesce(a.last_fired_at, s.last_fired_at),
+    updated_at = a.updated_at
+FROM unnest(%(workflow_id)b::text[], %(next_nominal_at)b::timestamptz[],
+            %(next_fire_at)b::timestamptz[], %(status)b::text[], %(status_reason)b::text[],
+            %(last_fire_key)b::text[], %(last_fired_at)b::timestamptz[],
+            %(updated_at)b::timestamptz[], %(next_kind)b::text[])
+     AS a (workflow_id, next_nominal_at, next_fire_at, status, status_reason, last_fire_key,
+           last_fired_at, updated_at, next_kind)
+     CROSS JOIN LATERAL (SELECT ctid AS tid FROM schedules
+                         WHERE namespace = %(ns)s AND workflow_id = a.workflow_id
+                         LIMIT 1 FOR UPDATE) AS found
+WHERE s.ctid = found.tid
+
+-- name: active_runs
+SELECT run_id, workflow_id, status FROM runs
+WHERE namespace = %(ns)s AND status IN ('queued', 'running')
+  AND workflow_id = ANY(%(workflow_ids)s::text[])
+ORDER BY run_id
+
+-- name: request_cancel
+-- SET expressions see the old row: queued runs end now, running ones are asked to stop.
+UPDATE runs
+SET status = CASE status WHEN 'queued' THEN 'cancelled' ELSE status END,
+    finished_at = CASE status WHEN 'queued' THEN %(now)s::timestamptz ELSE finished_at END,
+    cancel_requested = true,
+    error = %(reason)s
+WHERE namespace = %(ns)s AND status IN ('queued', 'running')
+  AND run_id = ANY(%(run_ids)s::bigint[])
+
+-- name: get_run
+SELECT * FROM runs WHERE namespace = %(ns)s AND run_id = %(run_id)s
+
+-- name: runs_by_fire_keys
+SELECT * FROM runs
+WHERE namespace = %(ns)s AND fire_key = ANY(%(fire_keys)s::text[])
+ORDER BY run_id
+
+-- name: list_runs
+SELECT * FROM runs
+WHERE namespace = %(ns)s
+  AND (%(trigger_type)s::text IS NULL OR trigger_type = %(trigger_type)s::text)
+  AND (%(status)s::text IS NULL OR status = %(status)s::text)
+  AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s::timestamptz)
+ORDER BY run_id DESC
+LIMIT %(limit)s
+
+-- name: list_runs_for_workflow
+SELECT * FROM runs
+WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
+  AND (%(trigger_type)s::text IS NULL OR trigger_type = %(trigger_type)s::text)
+  AND (%(status)s::text IS NULL OR status = %(status)s::text)
+  AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s::timestamptz)
+ORDER BY run_id DESC
+LIMIT %(limit)s
+
+-- name: skips_between
+SELECT * FROM skipped_occurrences
+WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
+  AND scheduled_for <= %(end)s AND scheduled_until >= %(start)s
+ORDER BY scheduled_for, id
+
+-- name: heartbeat
+-- A null last_tick_at keeps the stored one.
+INSERT INTO daemons (namespace, instance_id, hostname, pid, role, version, started_at,
+                     heartbeat_at, last_tick_at, stopped_at, status)
+VALUES (%(ns)s, %(instance_id)s, %(hostname)s, %(pid)s, %(role)s, %(version)s,
+        %(started_at)s, %(now)s, %(last_tick_at)s, NULL, %(status)s)
+ON CONFLICT (namespace, instance_id) DO UPDATE SET
+    hostname = excluded.hostname,
+    pid = excluded.pid,
+    role = excluded.role,
+    version = excluded.version,
+    started_at = excluded.started_at,
+    heartbeat_at = excluded.heartbeat_at,
+    last_tick_at = coalesce(excluded.last_tick_at, daemons.last_tick_at),
+    stopped_at = NULL,
+    status = excluded.status
+
+-- name: mark_daemon_stopped
+UPDATE daemons SET stopped_at = %(now)s, status = 'stopped'
+WHERE namespace = %(ns)s AND instance_id = %(instance_id)s
+
+-- name: list_daemons
+SELECT * FROM daemons WHERE namespace = %(ns)s ORDER BY heartbeat_at DESC, instance_id
+
+-- name: run_status_counts
+SELECT status, count(*) AS n FROM runs WHERE namespace = %(ns)s GROUP BY status
+
+-- ---------------------------------------------------------------------------------------------
+-- execution
+
+-- name: claim_runs
+-- Oldest queued runs first; rows another worker holds are skipped. A serial run waits while
+-- another run of its workflow is running or an older one is queued.
+WITH picked AS (
+    SELECT r.run_id FROM runs AS r
+    WHERE r.namespace = %(ns)s AND r.status = 'queued'
+      AND (NOT r.serial OR (
+          NOT EXISTS (SELECT 1 FROM runs AS o
+                      WHERE o.namespace = r.namespace AND o.workflow_id = r.workflow_id
+                        AND o.status = 'running')
+          AND NOT EXISTS (SELECT 1 FROM runs AS o
+                          WHERE o.namespace = r.namespace AND o.workflow_id = r.workflow_id
+                            AND o.status = 'queued' AND o.run_id < r.run_id)))
+    ORDER BY r.run_id
+    LIMIT %(limit)s
+    FOR UPDATE OF r SKIP LOCKED
+)
+UPDATE runs
+SET status = 'running', started_at = %(now)s, lease_owner = %(owner)s,
+    lease_expires_at = %(lease_until)s
+FROM picked
+WHERE runs.run_id = picked.run_id
+RETURNING runs.*
+
+-- name: claim_run
+-- One given queued run (clockwf run --wait), under the serial rule of claim_runs. A concurrent
+-- claim of the same row waits for the row lock, then finds it no longer queued.
+UPDATE runs
+SET status = 'running', started_at = %(now)s, lease_owner = %(owner)s,
+    lease_expires_at = %(lease_until)s
+WHERE namespace = %(ns)s AND run_id = %(run_id)s AND status = 'queued'
+  AND (NOT serial OR (
+      NOT EXISTS (SELECT 1 FROM runs AS o
+                  WHERE o.namespace = runs.namespace AND o.workflow_id = runs.workflow_id
+                    AND o.status = 'running')
+      AND NOT EXISTS (SELECT 1 FROM runs AS o
+                      WHERE o.namespace = runs.namespace AND o.workflow_id = runs.workflow_id
+                        AND o.status = 'queued' AND o.run_id < runs.run_id)))
+RETURNING *
+
+-- name: renew_leases
+UPDATE runs SET lease_expires_at = %(lease_until)s
+WHERE namespace = %(ns)s AND status = 'running' AND lease_owner = %(owner)s
+  AND run_id = ANY(%(run_ids)s::bigint[])
+RETURNING run_id, cancel_requested
+
+-- name: finish_run
+-- A null error keeps the stored one (the reason of a requested cancel).
+UPDATE runs
+SET status = %(status)s, error = coalesce(%(error)s::text, error), finished_at = %(now)s,
+    lease_expires_at = NULL
+WHERE namespace = %(ns)s AND run_id = %(run_id)s AND status = 'running'
+  AND (%(owner)s::text IS NULL OR lease_owner = %(owner)s::text)
+
+-- name: expire_leases
+UPDATE runs
+SET status = 'interrupted', finished_at = %(now)s,
+    error = coalesce(error, 'its daemon stopped renewing the lease (died or lost the store)')
+WHERE namespace = %(ns)s AND status = 'running' AND lease_expires_at < %(now)s
+RETURNING run_id
+
+-- name: interrupt_step_attempts
+UPDATE run_steps SET status = 'interrupted', finished_at = %(now)s
+WHERE namespace = %(ns)s AND status = 'running' AND run_id = ANY(%(run_ids)s::bigint[])
+
+-- name: insert_step_attempt
+INSERT INTO run_steps (run_id, step_index, attempt, namespace, step_id, kind, status, started_at)
+VALUES (%(run_id)s, %(step_index)s, %(attempt)s, %(ns)s, %(step_id)s, %(kind)s, 'running',
+        %(started_at)s)
+
+-- name: finish_step_attempt
+UPDATE run_steps
+SET status = %(status)s, finished_at = %(finished_at)s, duration_ms = %(duration_ms)s,
+    exit_code = %(exit_code)s, http_status = %(http_status)s, output = %(output)s,
+    error = %(error)s
+WHERE namespace = %(ns)s AND run_id = %(run_id)s AND step_index = %(step_index)s
+  AND attempt = %(attempt)s
+
+-- name: list_step_attempts
+SELECT * FROM run_steps WHERE namespace = %(ns)s AND run_id = %(run_id)s
+ORDER BY step_index, attempt
+
+-- ---------------------------------------------------------------------------------------------
+-- prune: finished runs by finished_at, skips by their last occurrence, one-time schedules that
+-- completed or were missed by updated_at. Never a queued or running run.
+
+-- name: prune_counts
+SELECT
+    (SELECT count(*) FROM run_steps
+     WHERE namespace = %(ns)s AND run_id IN (
+         SELECT run_id FROM runs WHERE namespace = %(ns)s
+           AND status NOT IN ('queued', 'running') AND finished_at < %(before)s))
+        AS step_attempts,
+    (SELECT count(*) FROM runs WHERE namespace = %(ns)s
+       AND status NOT IN ('queued', 'running') AND finished_at < %(before)s) AS runs,
+    (SELECT count(*) FROM skipped_occurrences
+     WHERE namespace = %(ns)s AND scheduled_until < %(before)s) AS skips,
+    (SELECT count(*) FROM schedules WHERE namespace = %(ns)s AND trigger_type = 'schedule'
+       AND status IN ('completed', 'missed') AND updated_at < %(before)s) AS schedules
+
+-- name: prune_step_attempts
+DELETE FROM run_steps
+WHERE namespace = %(ns)s AND run_id IN (
+    SELECT run_id FROM runs WHERE namespace = %(ns)s
+      AND status NOT IN ('queued', 'running') AND finished_at < %(before)s)
+
+-- name: prune_runs
+DELETE FROM runs
+WHERE namespace = %(ns)s AND status NOT IN ('queued', 'running') AND finished_at < %(before)s
+
+-- name: prune_skips
+DELETE FROM skipped_occurrences WHERE namespace = %(ns)s AND scheduled_until < %(before)s
+
+-- name: prune_schedules
+DELETE FROM schedules
+WHERE namespace = %(ns)s AND trigger_type = 'schedule' AND status IN ('completed', 'missed')
+  AND updated_at < %(before)s

@@ -1,0 +1,421 @@
+-- clockwf named queries, SQLite dialect. Loaded once by clockwf.store.common.load_queries.
+-- Parameters are bound (:name); :ns is the namespace and is given to every query.
+-- Times are bound as fixed-width UTC text and read back through the UTCTIME converter.
+-- List parameters (:run_ids, :workflow_ids ...) arrive as a JSON array: json_each(:x).
+-- Bulk queries get their rows as one JSON array :rows of arrays, values in the order of the
+-- column tuples in clockwf/store/manager.py (RUN_COLUMNS, SKIP_COLUMNS, ADVANCE_COLUMNS).
+
+-- ---------------------------------------------------------------------------------------------
+-- connection and migrations
+
+-- name: pragma_journal_mode
+PRAGMA journal_mode = WAL
+
+-- name: pragma_synchronous
+PRAGMA synchronous = NORMAL
+
+-- name: migrations_table
+SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'clockwf_migrations'
+
+-- name: existing_tables
+SELECT name FROM sqlite_master WHERE type = 'table'
+
+-- name: applied_migrations
+SELECT version, name, applied_at FROM clockwf_migrations ORDER BY version
+
+-- name: record_migration
+INSERT INTO clockwf_migrations (version, name, applied_at) VALUES (:version, :name, :applied_at)
+
+-- ---------------------------------------------------------------------------------------------
+-- definitions and versions
+
+-- name: lock_workflow
+-- Nothing to do: BEGIN IMMEDIATE already holds the database's write lock.
+SELECT :workflow_id AS workflow_id
+
+-- name: get_workflow
+SELECT * FROM workflows WHERE namespace = :ns AND workflow_id = :workflow_id
+
+-- name: upsert_workflow
+INSERT INTO workflows (namespace, workflow_id, name, current_version, trigger_type, event_name,
+                       paused, created_at, updated_at)
+VALUES (:ns, :workflow_id, :name, :current_version, :trigger_type, :event_name, 0, :now, :now)
+ON CONFLICT (namespace, workflow_id) DO UPDATE SET
+    name = excluded.name,
+    current_version = excluded.current_version,
+    trigger_type = excluded.trigger_type,
+    event_name = excluded.event_name,
+    updated_at = excluded.updated_at
+
+-- name: set_workflow_paused
+UPDATE workflows
+SET paused = :paused, pause_note = :note, paused_at = :paused_at, updated_at = :now
+WHERE namespace = :ns AND workflow_id = :workflow_id
+
+-- name: delete_workflow
+DELETE FROM workflows WHERE namespace = :ns AND workflow_id = :workflow_id
+
+-- name: max_version
+SELECT max(version) AS max_version
+FROM workflow_versions WHERE namespace = :ns AND workflow_id = :workflow_id
+
+-- name: insert_version
+INSERT INTO workflow_versions (namespace, workflow_id, version, content_hash, definition, source,
+                               source_path, published_at)
+VALUES (:ns, :workflow_id, :version, :content_hash, :definition, :source, :source_path,
+        :published_at)
+
+-- name: get_version
+SELECT * FROM workflow_versions
+WHERE namespace = :ns AND workflow_id = :workflow_id AND version = :version
+
+-- name: list_versions
+SELECT version, content_hash, source_path, published_at FROM workflow_versions
+WHERE namespace = :ns AND workflow_id = :workflow_id
+ORDER BY version DESC
+
+-- name: list_workflows
+-- :status is 'paused' / 'active' (workflow level) or a schedule status.
+SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
+       s.next_nominal_at, s.last_fire_key, s.last_fired_at
+FROM workflows AS w
+LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
+WHERE w.namespace = :ns
+  AND (:trigger_types IS NULL
+       OR w.trigger_type IN (SELECT value FROM json_each(:trigger_types)))
+  AND (:status IS NULL
+       OR (:status = 'paused' AND w.paused = 1)
+       OR (:status = 'active' AND w.paused = 0)
+       OR s.status = :status)
+ORDER BY w.workflow_id
+
+-- name: workflows_for_event
+SELECT * FROM workflows
+WHERE namespace = :ns AND event_name = :event_name AND trigger_type = 'event' AND paused = 0
+ORDER BY workflow_id
+
+-- ---------------------------------------------------------------------------------------------
+-- schedule state
+
+-- name: get_schedule
+SELECT * FROM schedules WHERE namespace = :ns AND workflow_id = :workflow_id
+
+-- name: upsert_schedule
+-- Replaces every column but created_at, which an existing row keeps.
+INSERT INTO schedules (namespace, workflow_id, version, trigger_type, cron, timezone, run_at,
+                       dst_gap, dst_fold, jitter_s, catchup, catchup_window_s, grace_s,
+                       max_catchup, overlap, status, status_reason, next_nominal_at,
+                       next_kind, next_fire_at, last_fire_key, last_fired_at, paused_at,
+                       created_at, updated_at)
+VALUES (:ns, :workflow_id, :version, :trigger_type, :cron, :timezone, :run_at, :dst_gap,
+        :dst_fold, :jitter_s, :catchup, :catchup_window_s, :grace_s, :max_catchup, :overlap,
+        :status, :status_reason, :next_nominal_at, :next_kind, :next_fire_at, :last_fire_key,
+        :last_fired_at, :paused_at, :created_at, :updated_at)
+ON CONFLICT (namespace, workflow_id) DO UPDATE SET
+    version = excluded.version,
+    trigger_type = excluded.trigger_type,
+    cron = excluded.cron,
+    timezone = excluded.timezone,
+    run_at = excluded.run_at,
+    dst_gap = excluded.dst_gap,
+    dst_fold = excluded.dst_fold,
+    jitter_s = excluded.jitter_s,
+    catchup = excluded.catchup,
+    catchup_window_s = excluded.catchup_window_s,
+    grace_s = excluded.grace_s,
+    max_catchup = excluded.max_catchup,
+    overlap = excluded.overlap,
+    status = excluded.status,
+    status_reason = excluded.status_reason,
+    next_nominal_at = excluded.next_nominal_at,
+    next_kind = excluded.next_kind,
+    next_fire_at = excluded.next_fire_at,
+    last_fire_key = excluded.last_fire_key,
+    last_fired_at = excluded.last_fired_at,
+    paused_at = excluded.paused_at,
+    updated_at = excluded.updated_at
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE namespace = :ns AND workflow_id = :workflow_id
+
+-- name: set_schedule_state
+UPDATE schedules
+SET status = :status, status_reason = :status_reason, next_nominal_at = :next_nominal_at,
+    next_kind = :next_kind, next_fire_at = :next_fire_at, paused_at = :paused_at,
+    updated_at = :now
+WHERE namespace = :ns AND workflow_id = :workflow_id
+
+-- name: bump_changes
+INSERT INTO change_counters (namespace, counter) VALUES (:ns, 1)
+ON CONFLICT (namespace) DO UPDATE SET counter = change_counters.counter + 1
+
+-- name: change_counter
+SELECT counter FROM change_counters WHERE namespace = :ns
+
+-- ---------------------------------------------------------------------------------------------
+-- scheduling
+
+-- name: claim_due
+-- One range scan of schedules_due. The caller's BEGIN IMMEDIATE is the lock.
+SELECT * FROM schedules
+WHERE namespace = :ns AND status = 'scheduled' AND next_fire_at <= :now
+ORDER BY next_fire_at, workflow_id
+LIMIT :limit
+
+-- name: claim_due_after
+-- The next page: the row value comparison is the lower bound of the same index range.
+SELECT * FROM schedules
+WHERE namespace = :ns AND status = 'scheduled' AND next_fire_at <= :now
+  AND (next_fire_at, workflow_id) > (:after_at, :after_id)
+ORDER BY next_fire_at, workflow_id
+LIMIT :limit
+
+-- name: earliest_due
+-- The first entry of schedules_due (min() would lose the UTCTIME declared type).
+SELECT next_fire_at FROM schedules
+WHERE namespace = :ns AND status = 'scheduled' AND next_fire_at IS NOT NULL
+ORDER BY next_fire_at
+LIMIT 1
+
+-- name: overdue_schedules
+SELECT * FROM schedules
+WHERE namespace = :ns AND status = 'scheduled' AND next_fire_at <= :now
+ORDER BY next_fire_at, workflow_id
+LIMIT :limit
+
+-- name: insert_runs
+-- The fire key is claimed by this very statement: a key already taken returns nothing.
+-- (WHERE true: SQLite needs it to read ON CONFLICT after INSERT ... SELECT.)
+INSERT INTO runs (namespace, fire_key, workflow_id, workflow_version, trigger_type,
+                  scheduled_for, due_at, status, serial, payload, metadata, created_at)
+SELECT :ns, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4,
+       r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8, r.value ->> 9, r.value ->> 10
+FROM json_each(:rows) AS r
+WHERE true
+ON CONFLICT (namespace, fire_key) DO NOTHING
+RETURNING fire_key, run_id
+
+-- name: insert_skips
+INSERT INTO skipped_occurrences (namespace, workflow_id, fire_key, scheduled_for,
+                                 scheduled_until, occurrences, reason, detail, recorded_at)
+SELECT :ns, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4,
+       r.value ->> 5, r.value ->> 6, r.value ->> 7
+FROM json_each(:rows) AS r
+WHERE true
+ON CONFLICT (namespace, fire_key, reason) DO NOTHING
+
+-- name: advance_schedules
+-- A null last_fire_key / last_fired_at keeps the stored one (a pass that launched nothing).
+WITH a AS MATERIALIZED (
+    SELECT r.value ->> 0 AS workflow_id, r.value ->> 1 AS next_nominal_at,
+           r.value ->> 2 AS next_fire_at, r.value ->> 3 AS status,
+           r.value ->> 4 AS status_reason, r.value ->> 5 AS last_fire_key,
+           r.value ->> 6 AS last_fired_at, r.value ->> 7 AS updated_at,
+           r.value ->> 8 AS next_kind
+    FROM json_each(:rows) AS r
+)
+UPDATE schedules
+SET next_nominal_at = a.next_nominal_at,
+    next_kind = a.next_kind,
+    next_fire_at = a.next_fire_at,
+    status = a.status,
+    status_reason = a.status_reason,
+    last_fire_key = coalesce(a.last_fire_key, schedules.last_fire_key),
+    last_fired_at = coalesce(a.last_fired_at, schedules.last_fired_at),
+    updated_at = a.updated_at
+FROM a
+WHERE schedules.namespace = :ns AND schedules.workflow_id = a.workflow_id
+
+-- name: active_runs
+-- Named index: without statistics SQLite would walk the workflow's whole history instead.
+SELECT run_id, workflow_id, status FROM runs INDEXED BY runs_active
+WHERE namespace = :ns AND status IN ('queued', 'running')
+  AND workflow_id IN (SELECT value FROM json_each(:workflow_ids))
+ORDER BY run_id
+
+-- name: request_cancel
+-- SET expressions see the old row: queued runs end now, running ones are asked to stop.
+UPDATE runs
+SET status = CASE status WHEN 'queued' THEN 'cancelled' ELSE status END,
+    finished_at = CASE status WHEN 'queued' THEN :now ELSE finished_at END,
+    cancel_requested = 1,
+    error = :reason
+WHERE namespace = :ns AND status IN ('queued', 'running')
+  AND run_id IN (SELECT value FROM json_each(:run_ids))
+
+-- name: get_run
+SELECT * FROM runs WHERE namespace = :ns AND run_id = :run_id
+
+-- name: runs_by_fire_keys
+SELECT * FROM runs
+WHERE namespace = :ns AND fire_key IN (SELECT value FROM json_each(:fire_keys))
+ORDER BY run_id
+
+-- name: list_runs
+-- NOT INDEXED: walk the rowid backwards and stop after :limit rows, instead of sorting the
+-- whole namespace.
+SELECT * FROM runs NOT INDEXED
+WHERE namespace = :ns
+  AND (:trigger_type IS NULL OR trigger_type = :trigger_type)
+  AND (:status IS NULL OR status = :status)
+  AND (:since IS NULL OR created_at >= :since)
+ORDER BY run_id DESC
+LIMIT :limit
+
+-- name: list_runs_for_workflow
+SELECT * FROM runs INDEXED BY runs_by_workflow
+WHERE namespace = :ns AND workflow_id = :workflow_id
+  AND (:trigger_type IS NULL OR trigger_type = :trigger_type)
+  AND (:status IS NULL OR status = :status)
+  AND (:since IS NULL OR created_at >= :since)
+ORDER BY run_id DESC
+LIMIT :limit
+
+-- name: skips_between
+SELECT * FROM skipped_occurrences
+WHERE namespace = :ns AND workflow_id = :workflow_id
+  AND scheduled_for <= :end AND scheduled_until >= :start
+ORDER BY scheduled_for, id
+
+-- name: heartbeat
+-- A null last_tick_at keeps the stored one.
+INSERT INTO daemons (namespace, instance_id, hostname, pid, role, version, started_at,
+                     heartbeat_at, last_tick_at, stopped_at, status)
+VALUES (:ns, :instance_id, :hostname, :pid, :role, :version, :started_at, :now, :last_tick_at,
+        NULL, :status)
+ON CONFLICT (namespace, instance_id) DO UPDATE SET
+    hostname = excluded.hostname,
+    pid = excluded.pid,
+    role = excluded.role,
+    version = excluded.version,
+    started_at = excluded.started_at,
+    heartbeat_at = excluded.heartbeat_at,
+    last_tick_at = coalesce(excluded.last_tick_at, daemons.last_tick_at),
+    stopped_at = NULL,
+    status = excluded.status
+
+-- name: mark_daemon_stopped
+UPDATE daemons SET stopped_at = :now, status = 'stopped'
+WHERE namespace = :ns AND instance_id = :instance_id
+
+-- name: list_daemons
+SELECT * FROM daemons WHERE namespace = :ns ORDER BY heartbeat_at DESC, instance_id
+
+-- name: run_status_counts
+SELECT status, count(*) AS n FROM runs WHERE namespace = :ns GROUP BY status
+
+-- ---------------------------------------------------------------------------------------------
+-- execution
+
+-- name: claim_runs
+-- Oldest queued runs first. A serial run waits while another run of its workflow is running or
+-- an older one is queued. (status IN (...) repeated so that runs_active applies.)
+UPDATE runs
+SET status = 'running', started_at = :now, lease_owner = :owner,
+    lease_expires_at = :lease_until
+WHERE run_id IN (
+    SELECT r.run_id FROM runs AS r
+    WHERE r.namespace = :ns AND r.status = 'queued'
+      AND (r.serial = 0 OR (
+          NOT EXISTS (SELECT 1 FROM runs AS o INDEXED BY runs_active
+                      WHERE o.namespace = r.namespace AND o.workflow_id = r.workflow_id
+                        AND o.status IN ('queued', 'running') AND o.status = 'running')
+          AND NOT EXISTS (SELECT 1 FROM runs AS o INDEXED BY runs_active
+                          WHERE o.namespace = r.namespace AND o.workflow_id = r.workflow_id
+                            AND o.status IN ('queued', 'running') AND o.status = 'queued'
+                            AND o.run_id < r.run_id)))
+    ORDER BY r.run_id
+    LIMIT :limit
+)
+RETURNING *
+
+-- name: claim_run
+-- One given queued run (clockwf run --wait), under the serial rule of claim_runs.
+UPDATE runs
+SET status = 'running', started_at = :now, lease_owner = :owner,
+    lease_expires_at = :lease_until
+WHERE namespace = :ns AND run_id = :run_id AND status = 'queued'
+  AND (serial = 0 OR (
+      NOT EXISTS (SELECT 1 FROM runs AS o
+                  WHERE o.namespace = runs.namespace AND o.workflow_id = runs.workflow_id
+                    AND o.status IN ('queued', 'running') AND o.status = 'running')
+      AND NOT EXISTS (SELECT 1 FROM runs AS o
+                      WHERE o.namespace = runs.namespace AND o.workflow_id = runs.workflow_id
+                        AND o.status IN ('queued', 'running') AND o.status = 'queued'
+                        AND o.run_id < runs.run_id)))
+RETURNING *
+
+-- name: renew_leases
+UPDATE runs SET lease_expires_at = :lease_until
+WHERE namespace = :ns AND status = 'running' AND lease_owner = :owner
+  AND run_id IN (SELECT value FROM json_each(:run_ids))
+RETURNING run_id, cancel_requested
+
+-- name: finish_run
+-- A null :error keeps the stored one (the reason of a requested cancel).
+UPDATE runs
+SET status = :status, error = coalesce(:error, error), finished_at = :now,
+    lease_expires_at = NULL
+WHERE namespace = :ns AND run_id = :run_id AND status = 'running'
+  AND (:owner IS NULL OR lease_owner = :owner)
+
+-- name: expire_leases
+UPDATE runs
+SET status = 'interrupted', finished_at = :now,
+    error = coalesce(error, 'its daemon stopped renewing the lease (died or lost the store)')
+WHERE namespace = :ns AND status = 'running' AND lease_expires_at < :now
+RETURNING run_id
+
+-- name: interrupt_step_attempts
+UPDATE run_steps SET status = 'interrupted', finished_at = :now
+WHERE namespace = :ns AND status = 'running'
+  AND run_id IN (SELECT value FROM json_each(:run_ids))
+
+-- name: insert_step_attempt
+INSERT INTO run_steps (run_id, step_index, attempt, namespace, step_id, kind, status, started_at)
+VALUES (:run_id, :step_index, :attempt, :ns, :step_id, :kind, 'running', :started_at)
+
+-- name: finish_step_attempt
+UPDATE run_steps
+SET status = :status, finished_at = :finished_at, duration_ms = :duration_ms,
+    exit_code = :exit_code, http_status = :http_status, output = :output, error = :error
+WHERE namespace = :ns AND run_id = :run_id AND step_index = :step_index AND attempt = :attempt
+
+-- name: list_step_attempts
+SELECT * FROM run_steps WHERE namespace = :ns AND run_id = :run_id
+ORDER BY step_index, attempt
+
+-- ---------------------------------------------------------------------------------------------
+-- prune: finished runs by finished_at, skips by their last occurrence, one-time schedules that
+-- completed or were missed by updated_at. Never a queued or running run.
+
+-- name: prune_counts
+SELECT
+    (SELECT count(*) FROM run_steps
+     WHERE namespace = :ns AND run_id IN (
+         SELECT run_id FROM runs WHERE namespace = :ns
+           AND status NOT IN ('queued', 'running') AND finished_at < :before)) AS step_attempts,
+    (SELECT count(*) FROM runs WHERE namespace = :ns
+       AND status NOT IN ('queued', 'running') AND finished_at < :before) AS runs,
+    (SELECT count(*) FROM skipped_occurrences
+     WHERE namespace = :ns AND scheduled_until < :before) AS skips,
+    (SELECT count(*) FROM schedules WHERE namespace = :ns AND trigger_type = 'schedule'
+       AND status IN ('completed', 'missed') AND updated_at < :before) AS schedules
+
+-- name: prune_step_attempts
+DELETE FROM run_steps
+WHERE namespace = :ns AND run_id IN (
+    SELECT run_id FROM runs WHERE namespace = :ns
+      AND status NOT IN ('queued', 'running') AND finished_at < :before)
+
+-- name: prune_runs
+DELETE FROM runs
+WHERE namespace = :ns AND status NOT IN ('queued', 'running') AND finished_at < :before
+
+-- name: prune_skips
+DELETE FROM skipped_occurrences WHERE namespace = :ns AND scheduled_until < :before
+
+-- name: prune_schedules
+DELETE FROM schedules
+WHERE namespace = :ns AND trigger_type = 'schedule' AND status IN ('completed', 'missed')
+  AND updated_at < :before

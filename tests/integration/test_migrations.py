@@ -1,0 +1,213 @@
+"""Versioned migrations: schema.sql equals the migration chain; behind, ahead and racing stores."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clockwf.errors import MigrationError, StoreError
+from clockwf.store import open_store
+from clockwf.store.common import Migration, load_migrations, schema_tables
+
+ONLY_PG = [pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def raw(url: str) -> Iterator[Any]:
+    """A plain driver connection (autocommit) for the test's own inspection SQL."""
+    if url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            yield conn
+    else:
+        lite = sqlite3.connect(url, isolation_level=None)
+        try:
+            yield lite
+        finally:
+            lite.close()
+
+
+def _normalise(sql: str) -> str:
+    sql = re.sub(r"--[^\n]*", "", sql)
+    sql = " ".join(sql.split())
+    return re.sub(r"\s*([(),])\s*", r"\1", sql)
+
+
+def schema_dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    with raw(url) as conn:
+        if not url.startswith("postgresql://"):
+            rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                                "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").fetchall()
+            tables = [name for kind, name, _, _ in rows if kind == "table"]
+            columns = [(table, *col) for table in tables
+                       for col in conn.execute(f"PRAGMA table_xinfo({table})").fetchall()]
+            return {"objects": [(t, n, tbl, _normalise(sql)) for t, n, tbl, sql in rows],
+                    "columns": columns}
+        return {
+            "columns": conn.execute(
+                "SELECT table_name, column_name, ordinal_position, data_type, is_nullable, "
+                "column_default, is_identity, identity_generation "
+                "FROM information_schema.columns WHERE table_schema = current_schema() "
+                "ORDER BY table_name, ordinal_position").fetchall(),
+            "indexes": conn.execute(
+                "SELECT tablename, indexname, indexdef FROM pg_indexes "
+                "WHERE schemaname = current_schema() ORDER BY 1, 2").fetchall(),
+            "constraints": conn.execute(
+                "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
+                "ORDER BY 1, 2").fetchall(),
+        }
+
+
+def migrate_to(url: str, version: int) -> list[tuple[int, str]]:
+    """Build a store by applying the migration chain from 1 up to ``version``."""
+    with open_store(url, check_schema=False) as store:
+        return store.migrator.upgrade(target=version)  # type: ignore[attr-defined,no-any-return]
+
+
+def test_migration_files_match_across_backends() -> None:
+    sqlite, pg = load_migrations("sqlite"), load_migrations("postgresql")
+    assert [(m.version, m.name) for m in sqlite] == [(m.version, m.name) for m in pg]
+    assert schema_tables("sqlite") == schema_tables("postgresql")
+
+
+def test_schema_sql_equals_the_migration_chain(fresh_url: str, backend: str,
+                                               tmp_path: Path, request: Any) -> None:
+    chain_url = (str(tmp_path / "chain.db") if backend == "sqlite"
+                 else request.getfixturevalue("new_pg_database")())
+    latest = load_migrations(backend)[-1].version
+    assert [v for v, _ in migrate_to(chain_url, latest)] == list(range(1, latest + 1))
+    open_store(fresh_url).close()  # a new store: schema.sql in one go
+    fresh, chain = schema_dump(fresh_url), schema_dump(chain_url)
+    assert fresh == chain
+    assert len(fresh["columns"]) > 50
+
+
+@pytest.mark.parametrize("backend", ONLY_PG, indirect=True)
+def test_both_backends_have_the_same_columns(fresh_url: str, tmp_path: Path) -> None:
+    sqlite_url = str(tmp_path / "columns.db")
+    open_store(sqlite_url).close()
+    open_store(fresh_url).close()
+    lite = [(row[0], row[2]) for row in schema_dump(sqlite_url)["columns"]]
+    pg = [(row[0], row[1]) for row in schema_dump(fresh_url)["columns"]]
+    assert sorted(lite) == sorted(pg)
+
+
+def test_new_store_records_every_version(fresh_url: str, backend: str) -> None:
+    with open_store(fresh_url) as store:
+        status = store.migration_status()
+    expected = [(m.version, m.name) for m in load_migrations(backend)]
+    assert status.current == status.latest == expected[-1][0]
+    assert [(v, n) for v, n, _ in status.applied] == expected
+    assert status.pending == []
+    assert all(at.utcoffset() is not None for _, _, at in status.applied)
+
+
+def test_upgrade_creates_an_empty_store(fresh_url: str) -> None:
+    with open_store(fresh_url, check_schema=False) as store:
+        assert store.migration_status().current == 0
+        applied = store.upgrade()
+        assert applied == [(1, "initial"), (2, "runs"), (3, "execution")]
+        assert store.upgrade() == []
+        assert store.migration_status().pending == []
+
+
+def test_store_behind_is_refused_until_upgraded(fresh_url: str) -> None:
+    assert migrate_to(fresh_url, 2) == [(1, "initial"), (2, "runs")]
+    with pytest.raises(StoreError) as info:
+        open_store(fresh_url)
+    message = str(info.value)
+    assert "schema version 2 but this clockwf needs 3" in message
+    assert "pending: 3 execution" in message and "clockwf db upgrade" in message
+    with open_store(fresh_url, check_schema=False) as store:
+        status = store.migration_status()
+        assert (status.current, status.pending) == (2, [(3, "execution")])
+        assert store.upgrade() == [(3, "execution")]
+    with open_store(fresh_url) as store, store.transaction() as tx:
+        tx.bump_changes()
+
+
+def test_store_ahead_is_refused(fresh_url: str) -> None:
+    open_store(fresh_url).close()
+    with raw(fresh_url) as conn:
+        conn.execute("INSERT INTO clockwf_migrations (version, name, applied_at) "
+                     "VALUES (99, 'from_the_future', '2030-01-01T00:00:00.000000Z')")
+    with pytest.raises(MigrationError, match=r"schema version 99, newer than this clockwf "
+                                             r"knows \(3\): refusing to use it"):
+        open_store(fresh_url)
+    with open_store(fresh_url, check_schema=False) as store:
+        assert store.migration_status().current == 99
+        with pytest.raises(MigrationError, match="newer than this clockwf"):
+            store.upgrade()
+
+
+def test_a_database_with_foreign_tables_is_refused(fresh_url: str) -> None:
+    with raw(fresh_url) as conn:
+        conn.execute("CREATE TABLE runs (id integer)")
+    with pytest.raises(MigrationError, match="already has tables named runs but no "
+                                             "clockwf_migrations table"):
+        open_store(fresh_url)
+
+
+def test_a_failing_migration_changes_nothing(fresh_url: str) -> None:
+    with open_store(fresh_url) as store:
+        migrator = store.migrator  # type: ignore[attr-defined]
+        migrator.migrations = (*migrator.migrations, Migration(
+            4, "broken", "CREATE TABLE half_done (a integer);\n"
+                         "INSERT INTO no_such_table (a) VALUES (1);\n"))
+        migrator.latest = 4
+        with pytest.raises(StoreError):
+            store.upgrade()
+        status = store.migration_status()
+    assert (status.current, status.pending) == (3, [(4, "broken")])
+    with raw(fresh_url) as conn:
+        if fresh_url.startswith("postgresql://"):
+            found = conn.execute("SELECT to_regclass('half_done')").fetchone()[0]
+        else:
+            found = conn.execute("SELECT name FROM sqlite_master "
+                                 "WHERE name = 'half_done'").fetchone()
+    assert found is None
+
+
+FIRST_USE = """
+import json, sys
+from clockwf.store import open_store
+print("ready", flush=True)
+sys.stdin.readline()
+with open_store(sys.argv[1]) as store:
+    status = store.migration_status()
+print(json.dumps([status.current, len(status.applied)]))
+"""
+
+UPGRADER = """
+import json, sys
+from clockwf.store import open_store
+print("ready", flush=True)
+sys.stdin.readline()
+with open_store(sys.argv[1], check_schema=False) as store:
+    print(json.dumps(store.upgrade()))
+"""
+
+
+def test_concurrent_first_use_initialises_once(fresh_url: str,
+                                               race: Callable[..., list[str]]) -> None:
+    outputs = race(FIRST_USE, [[fresh_url]] * 4)
+    assert [json.loads(out) for out in outputs] == [[3, 3]] * 4
+
+
+def test_concurrent_upgrades_apply_each_migration_once(fresh_url: str,
+                                                       race: Callable[..., list[str]]) -> None:
+    migrate_to(fresh_url, 1)
+    outputs = race(UPGRADER, [[fresh_url]] * 3)
+    applied = sorted(tuple(m) for out in outputs for m in json.loads(out))
+    assert applied == [(2, "runs"), (3, "execution")]
+    with open_store(fresh_url) as store:
+        assert [v for v, _, _ in store.migration_status().applied] == [1, 2, 3]
