@@ -518,9 +518,10 @@ class CronSchedule:
                                 "never happened; a change of 3 h or more is a clock "
                                 "correction, so it is lost")
                     elif self.gap == "run_after":
+                        abbr = datetime.fromtimestamp(end, self.zone).tzname() or ""
                         return end, missed, "gap_shifted", (
                             f"DST gap: {_hm(missed)} does not exist on {day}; fired at "
-                            f"{_hm(end + new_off)} (dst.gap: run_after)")
+                            f"{_hm(end + new_off)} {abbr} (dst.gap: run_after)")
                     elif include_skipped:
                         return end, missed, "gap_skipped", (
                             f"DST gap: {_hm(missed)} does not exist on {day}; not fired "

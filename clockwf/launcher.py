@@ -1,0 +1,143 @@
+"""The one way a run starts (SPEC 5.1): fire key, provenance, payload, one INSERT.
+
+Every run -- a recurring or one-time fire, an emitted event, a manual start, a backfill -- is
+built here as a :class:`~clockwf.store.base.NewRun` and created by :func:`launch`, which claims
+the fire key and creates the run in one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``
+statement, inside the caller's transaction. A key that is already taken is a normal outcome (the
+occurrence was launched before): it is logged at debug level and reported, never an error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from clockwf.models import PAYLOAD_SCHEMA, Definition
+from clockwf.schedule import Occurrence, ScheduleSpec
+from clockwf.store.base import NewRun, Tx
+from clockwf.timeutil import iso, iso_utc
+
+log = logging.getLogger("clockwf.launcher")
+
+
+@dataclass(frozen=True)
+class Launched:
+    fire_key: str
+    run_id: int | None          # None: the key was taken already (duplicate)
+    workflow_id: str
+
+
+def launch(tx: Tx, runs: Sequence[NewRun]) -> list[Launched]:
+    """Create the runs whose fire keys are free; report every one (run_id None = duplicate)."""
+    if not runs:
+        return []
+    created = tx.insert_runs(runs)
+    out = []
+    for run in runs:
+        run_id = created.get(run.fire_key)
+        if run_id is None:
+            log.debug("fire key %s already launched", run.fire_key,
+                      extra={"action": "launch.duplicate", "fire_key": run.fire_key,
+                             "workflow_id": run.workflow_id})
+        else:
+            log.info("launched run %s for %s", run_id, run.fire_key,
+                     extra={"action": "launch.created", "fire_key": run.fire_key,
+                            "run_id": run_id, "workflow_id": run.workflow_id,
+                            "trigger_type": run.trigger_type})
+        out.append(Launched(run.fire_key, run_id, run.workflow_id))
+    return out
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=False)
+
+
+def launched_by() -> str:
+    """Who started a run from the command line: user@host."""
+    user = os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime,
+             catchup: bool, backfill: bool = False, instance: str | None = None) -> NewRun:
+    """A run for an occurrence of a recurring or one-time schedule, with the pinned
+    WorkflowClockTrigger.v1 payload (SPEC 4.4) and its provenance (SPEC 5.2)."""
+    run_at = iso(spec.run_at.astimezone(occ.local.tzinfo)) if spec.run_at is not None else None
+    payload = {
+        "schema": PAYLOAD_SCHEMA,
+        "trigger_type": occ.trigger_type,
+        "workflow_id": occ.workflow_id,
+        "workflow_version": version,
+        "fire_key": occ.fire_key,
+        "scheduled_for": iso(occ.local),
+        "scheduled_for_utc": iso_utc(occ.nominal),
+        "fired_at": iso_utc(now),
+        "timezone": spec.timezone,
+        "cron": spec.cron,
+        "run_at": run_at,
+        "catchup": catchup,
+        "backfill": backfill,
+    }
+    lag_ms = int((now - occ.due).total_seconds() * 1000)
+    metadata = {
+        "label": spec.label,
+        "cron": spec.cron,
+        "timezone": spec.timezone,
+        "run_at": run_at,
+        "scheduled_for": iso(occ.local),
+        "scheduled_for_utc": iso_utc(occ.nominal),
+        "due_at": iso_utc(occ.due),
+        "launch_lag_ms": lag_ms,
+        "catchup": catchup,
+        "backfill": backfill,
+        "dst": occ.dst,
+        "dst_note": occ.note,
+        "jitter_ms": round(occ.jitter_s * 1000),
+        "daemon": instance,
+    }
+    return NewRun(
+        fire_key=occ.fire_key, workflow_id=occ.workflow_id, workflow_version=version,
+        trigger_type=occ.trigger_type, payload=_dumps(payload), metadata=_dumps(metadata),
+        created_at=now, scheduled_for=occ.nominal, due_at=occ.due,
+        serial=spec.overlap != "allow",
+    )
+
+
+def manual_run(workflow_id: str, version: int, definition: Definition, *,
+               payload: Any, key: str | None, now: datetime,
+               launched_by_: str | None = None) -> NewRun:
+    """``clockwf run ID [--payload JSON] [--key K]``: key ``manual:<id>:<K or a new id>``."""
+    run_key = key if key is not None else uuid.uuid4().hex
+    metadata = {"label": "manual", "key": run_key, "key_given": key is not None,
+                "launched_by": launched_by_ or launched_by()}
+    return NewRun(
+        fire_key=f"manual:{workflow_id}:{run_key}", workflow_id=workflow_id,
+        workflow_version=version, trigger_type="manual",
+        payload=_dumps({} if payload is None else payload), metadata=_dumps(metadata),
+        created_at=now, serial=definition.policy.overlap != "allow",
+    )
+
+
+def event_run(workflow_id: str, version: int, definition: Definition, *, event: str,
+              event_id: str, payload: Any, now: datetime, source: str | None = None) -> NewRun:
+    """One run per matching workflow of ``clockwf emit EVENT``:
+    key ``event:<id>:<event>:<event id>``."""
+    metadata = {"label": f"event {event}", "event": event, "event_id": event_id,
+                "emitted_by": source or launched_by()}
+    return NewRun(
+        fire_key=f"event:{workflow_id}:{event}:{event_id}", workflow_id=workflow_id,
+        workflow_version=version, trigger_type="event",
+        payload=_dumps({} if payload is None else payload), metadata=_dumps(metadata),
+        created_at=now, serial=definition.policy.overlap != "allow",
+    )
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,329 @@
+"""Publish, pause, resume, delete: definition, version and schedule state change together.
+
+Each operation is one store transaction (SPEC 4.2, 4.3). Publishing several files is all or
+nothing: every file is validated before the transaction starts, and any failure inside it rolls
+the whole transaction back, so the store is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from clockwf.errors import DefinitionInvalid, Diagnostic, InvalidInput, NotFound
+from clockwf.models import Definition, EventTrigger
+from clockwf.schedule import (
+    ScheduleSpec,
+    first_after,
+    occurrence_at,
+    occurrences_between,
+)
+from clockwf.store.base import NewSkip, Row, Store, Tx
+from clockwf.validate import FileReport
+
+log = logging.getLogger("clockwf.lifecycle")
+
+PAUSED_SKIP_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class Published:
+    workflow_id: str
+    version: int
+    status: str               # published | unchanged
+    trigger_type: str
+    next_fire_at: datetime | None
+    timezone: str | None
+    path: str
+
+    def as_json(self) -> dict[str, Any]:
+        from clockwf.timeutil import iso
+
+        return {"workflow_id": self.workflow_id, "version": self.version,
+                "status": self.status, "trigger_type": self.trigger_type,
+                "next_fire_at": iso(_local(self.next_fire_at, self.timezone))}
+
+
+def _local(when: datetime | None, zone: str | None) -> datetime | None:
+    if when is None:
+        return None
+    from clockwf.timeutil import get_zone
+
+    return when.astimezone(get_zone(zone or "UTC"))
+
+
+def definition_json(definition: Definition) -> str:
+    return json.dumps(definition.model_dump(mode="json", by_alias=True, exclude_none=True),
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def load_definition(row: Row) -> Definition:
+    """The validated definition stored in a version row."""
+    return Definition.model_validate(json.loads(row["definition"]))
+
+
+def check_publishable(reports: Sequence[FileReport]) -> list[FileReport]:
+    """Every file must be valid and every id unique among them; else nothing is published."""
+    problems: list[Diagnostic] = []
+    seen: dict[str, str] = {}
+    for report in reports:
+        problems.extend(report.errors)
+        if report.ok and report.definition is not None:
+            wid = report.definition.id
+            if wid in seen:
+                problems.append(Diagnostic(
+                    f"workflow id {wid!r} is also defined in {seen[wid]}; one file per "
+                    "workflow", None, None, "id", report.path))
+            seen.setdefault(wid, report.path)
+    if problems:
+        raise DefinitionInvalid(problems, "nothing was published:\n" +
+                                "\n".join(str(p) for p in problems))
+    return list(reports)
+
+
+def publish(store: Store, reports: Sequence[FileReport], now: datetime) -> list[Published]:
+    """Store a new version of each definition (or report it unchanged) and its schedule, all in
+    one transaction. ``reports`` come from ``validate_*(..., for_publish=True)``."""
+    check_publishable(reports)
+    now = now.astimezone(UTC)
+    out: list[Published] = []
+    with store.transaction() as tx:
+        for report in reports:
+            assert report.definition is not None and report.content_hash is not None
+            out.append(_publish_one(tx, report, now))
+        tx.bump_changes()
+    for item in out:
+        log.info("%s %s version %d", item.status, item.workflow_id, item.version,
+                 extra={"action": f"publish.{item.status}", "workflow_id": item.workflow_id,
+                        "version": item.version})
+    return out
+
+
+def _publish_one(tx: Tx, report: FileReport, now: datetime) -> Published:
+    definition = report.definition
+    assert definition is not None and report.content_hash is not None
+    wid = definition.id
+    tx.lock_workflow(wid)
+    workflow = tx.get_workflow(wid)
+    spec = ScheduleSpec.from_definition(definition)
+    zone = spec.timezone if spec is not None else None
+    if workflow is not None:
+        current = tx.get_version(wid, int(workflow["current_version"]))
+        if current is not None and current["content_hash"] == report.content_hash:
+            schedule = tx.get_schedule(wid)
+            return Published(wid, int(workflow["current_version"]), "unchanged",
+                             definition.trigger_type,
+                             schedule["next_fire_at"] if schedule else None, zone, report.path)
+    version = (tx.max_version(wid) or 0) + 1
+    tx.insert_version(workflow_id=wid, version=version, content_hash=report.content_hash,
+                      definition=definition_json(definition), source=report.source or "",
+                      source_path=report.path, published_at=now)
+    event = definition.trigger.event if isinstance(definition.trigger, EventTrigger) else None
+    tx.upsert_workflow(workflow_id=wid, name=definition.name, current_version=version,
+                       trigger_type=definition.trigger_type, event_name=event, now=now)
+    paused = bool(workflow and workflow["paused"])
+    old = tx.get_schedule(wid)
+    next_fire: datetime | None = None
+    if spec is None:
+        if old is not None:
+            tx.delete_schedule(wid)
+    elif old is not None and ScheduleSpec.from_row(old).same_trigger(spec):
+        # Same instants: keep the schedule's position, take the new policy and version.
+        row = dict(old)
+        row.update(spec.row_fields())
+        row.update(version=version, updated_at=now)
+        tx.upsert_schedule(row)
+        next_fire = old["next_fire_at"]
+    else:
+        first = first_after(spec, now)
+        if first is None:
+            raise InvalidInput(f"{report.path}: {wid} has no occurrence after {now.isoformat()}"
+                               " (run_at must lie in the future)")
+        row = spec.row_fields()
+        row.update(
+            version=version,
+            status="paused" if paused else "scheduled",
+            status_reason=None,
+            next_nominal_at=first.nominal,
+            next_kind=first.kind,
+            next_fire_at=first.due,
+            last_fire_key=old["last_fire_key"] if old else None,
+            last_fired_at=old["last_fired_at"] if old else None,
+            paused_at=now if paused else None,
+            created_at=old["created_at"] if old else now,
+            updated_at=now,
+        )
+        tx.upsert_schedule(row)
+        next_fire = first.due
+    return Published(wid, version, "published", definition.trigger_type, next_fire, zone,
+                     report.path)
+
+
+@dataclass(frozen=True)
+class StateChange:
+    workflow_id: str
+    status: str               # paused | resumed | already paused | not paused | deleted
+    next_fire_at: datetime | None = None
+    skipped: int = 0
+    detail: str | None = None
+
+
+def pause(store: Store, workflow_id: str, now: datetime, note: str | None = None) -> StateChange:
+    """Stop the workflow's trigger (time and event); manual runs still start."""
+    now = now.astimezone(UTC)
+    with store.transaction() as tx:
+        workflow = _require(tx, workflow_id)
+        if workflow["paused"]:
+            return StateChange(workflow_id, "already paused")
+        tx.set_workflow_paused(workflow_id, paused=True, note=note, now=now)
+        schedule = tx.get_schedule(workflow_id)
+        if schedule is not None and schedule["status"] == "scheduled":
+            tx.set_schedule_state(workflow_id, status="paused", status_reason=note,
+                                  next_nominal_at=schedule["next_nominal_at"],
+                                  next_kind=schedule["next_kind"],
+                                  next_fire_at=schedule["next_fire_at"], paused_at=now, now=now)
+        tx.bump_changes()
+    log.info("paused %s", workflow_id, extra={"action": "workflow.paused",
+                                              "workflow_id": workflow_id})
+    return StateChange(workflow_id, "paused")
+
+
+def resume(store: Store, workflow_id: str, now: datetime) -> StateChange:
+    """Re-enable the trigger from ``now``: occurrences during the pause are not caught up; they
+    are recorded as skipped (reason ``paused``)."""
+    now = now.astimezone(UTC)
+    with store.transaction() as tx:
+        workflow = _require(tx, workflow_id)
+        if not workflow["paused"]:
+            return StateChange(workflow_id, "not paused")
+        tx.set_workflow_paused(workflow_id, paused=False, note=None, now=now)
+        schedule = tx.get_schedule(workflow_id)
+        skipped = 0
+        next_fire = None
+        if schedule is not None and schedule["status"] == "paused":
+            spec = ScheduleSpec.from_row(schedule)
+            skipped = _record_paused(tx, spec, schedule, now)
+            first = first_after(spec, now)
+            if first is None:
+                reason = "paused when its run_at came" if spec.trigger_type == "schedule" \
+                    else "no occurrence left"
+                tx.set_schedule_state(workflow_id, status="missed" if spec.trigger_type ==
+                                      "schedule" else "completed", status_reason=reason,
+                                      next_nominal_at=None, next_kind=None, next_fire_at=None,
+                                      paused_at=None, now=now)
+            else:
+                tx.set_schedule_state(workflow_id, status="scheduled", status_reason=None,
+                                      next_nominal_at=first.nominal, next_kind=first.kind,
+                                      next_fire_at=first.due, paused_at=None, now=now)
+                next_fire = first.due
+        tx.bump_changes()
+    log.info("resumed %s", workflow_id, extra={"action": "workflow.resumed",
+                                               "workflow_id": workflow_id,
+                                               "skipped": skipped})
+    return StateChange(workflow_id, "resumed", next_fire, skipped)
+
+
+def _record_paused(tx: Tx, spec: ScheduleSpec, schedule: Row, now: datetime) -> int:
+    start = schedule["next_nominal_at"]
+    if start is None or start > now:
+        return 0
+    occs = occurrences_between(spec, start, now, limit=PAUSED_SKIP_LIMIT)
+    occs = [o for o in occs if o.due <= now]
+    if not occs:
+        return 0
+    paused_at = schedule.get("paused_at")
+    detail = "the workflow was paused" + (f" at {paused_at.isoformat()}" if paused_at else "")
+    if len(occs) >= PAUSED_SKIP_LIMIT:
+        detail += f" (at least {len(occs)} occurrences; not all counted)"
+    tx.insert_skips([NewSkip(workflow_id=spec.workflow_id, fire_key=occs[0].fire_key,
+                             scheduled_for=occs[0].nominal, scheduled_until=occs[-1].nominal,
+                             occurrences=len(occs), reason="paused", detail=detail,
+                             recorded_at=now)])
+    return len(occs)
+
+
+def delete(store: Store, workflow_id: str, now: datetime) -> StateChange:
+    """Remove the definition and its schedule; its runs (and versions) are kept, and its queued
+    runs are cancelled."""
+    now = now.astimezone(UTC)
+    with store.transaction() as tx:
+        _require(tx, workflow_id)
+        queued = [r["run_id"] for r in tx.active_runs([workflow_id]) if r["status"] == "queued"]
+        if queued:
+            tx.request_cancel(queued, reason="the workflow was deleted", now=now)
+        tx.delete_workflow(workflow_id)
+        tx.bump_changes()
+    log.info("deleted %s", workflow_id, extra={"action": "workflow.deleted",
+                                               "workflow_id": workflow_id})
+    return StateChange(workflow_id, "deleted", detail=f"{len(queued)} queued run(s) cancelled"
+                       if queued else None)
+
+
+def _require(tx: Tx, workflow_id: str) -> Row:
+    workflow = tx.get_workflow(workflow_id)
+    if workflow is None:
+        raise NotFound(f"no workflow {workflow_id!r} in namespace {tx.ns!r}")
+    return workflow
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+LIST_TRIGGERS = ("manual", "event", "schedule", "recurring", "scheduled")
+LIST_STATUSES = ("published", "paused", "scheduled", "completed", "missed")
+
+
+def list_workflows(store: Store, *, trigger: str | None = None,
+                   status: str | None = None) -> list[Row]:
+    if trigger is not None and trigger not in LIST_TRIGGERS:
+        raise InvalidInput(f"--trigger must be one of {', '.join(LIST_TRIGGERS)}; got {trigger!r}")
+    if status is not None and status not in LIST_STATUSES:
+        raise InvalidInput(f"--status must be one of {', '.join(LIST_STATUSES)}; got {status!r}")
+    types = None
+    if trigger == "scheduled":
+        types = ["schedule", "recurring"]
+    elif trigger is not None:
+        types = [trigger]
+    with store.read() as tx:
+        return tx.list_workflows(trigger_types=types, status=status)
+
+
+@dataclass
+class WorkflowDetail:
+    workflow: Row
+    schedule: Row | None
+    versions: list[Row]
+    version: Row
+    definition: Definition
+
+
+def show(store: Store, workflow_id: str, version: int | None = None) -> WorkflowDetail:
+    with store.read() as tx:
+        workflow = _require(tx, workflow_id)
+        wanted = version if version is not None else int(workflow["current_version"])
+        row = tx.get_version(workflow_id, wanted)
+        if row is None:
+            raise NotFound(f"{workflow_id} has no version {wanted}")
+        return WorkflowDetail(workflow, tx.get_schedule(workflow_id),
+                              tx.list_versions(workflow_id), row, load_definition(row))
+
+
+def current_definition(tx: Tx, workflow_id: str) -> tuple[Row, int, Definition]:
+    """The workflow row, its current version number and definition (for manual runs etc.)."""
+    workflow = _require(tx, workflow_id)
+    version = int(workflow["current_version"])
+    row = tx.get_version(workflow_id, version)
+    if row is None:  # pragma: no cover - the store keeps every version
+        raise NotFound(f"{workflow_id} version {version} is missing from the store")
+    return workflow, version, load_definition(row)
+
+
+def schedule_occurrence(schedule: Row) -> Any:
+    """The occurrence a schedule row points at (for display)."""
+    spec = ScheduleSpec.from_row(schedule)
+    if schedule.get("next_nominal_at") is None:
+        return None
+    return occurrence_at(spec, schedule["next_nominal_at"], schedule.get("next_kind"))

@@ -1,0 +1,70 @@
+"""``clockwf status``: is scheduling healthy? For people and for monitoring (exit code)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from clockwf.store.base import Row, Store
+from clockwf.timeutil import format_duration, iso_utc
+
+
+@dataclass
+class Health:
+    now: datetime
+    daemons: list[Row]
+    queued: int
+    running: int
+    overdue: Row | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "now": iso_utc(self.now),
+            "daemons": [{
+                "instance_id": d["instance_id"], "role": d["role"], "hostname": d["hostname"],
+                "pid": d["pid"], "version": d["version"], "started_at": iso_utc(d["started_at"]),
+                "heartbeat_at": iso_utc(d["heartbeat_at"]),
+                "last_tick_at": iso_utc(d.get("last_tick_at")),
+                "stopped_at": iso_utc(d.get("stopped_at")),
+            } for d in self.daemons],
+            "runs": {"queued": self.queued, "running": self.running},
+            "most_overdue": None if self.overdue is None else {
+                "workflow_id": self.overdue["workflow_id"],
+                "next_fire_at": iso_utc(self.overdue["next_fire_at"]),
+                "overdue_seconds": int((self.now - self.overdue["next_fire_at"])
+                                       .total_seconds()),
+            },
+            "problems": self.problems,
+        }
+
+
+def health(store: Store, now: datetime, *, overdue_after: timedelta,
+           stale_after: timedelta) -> Health:
+    with store.read() as tx:
+        daemons = tx.list_daemons()
+        counts = tx.run_status_counts()
+        overdue_rows = tx.overdue_schedules(now, 1)
+    report = Health(now, daemons, counts.get("queued", 0), counts.get("running", 0),
+                    overdue_rows[0] if overdue_rows else None)
+    live = [d for d in daemons if d.get("stopped_at") is None]
+    ticking = [d for d in live if d.get("last_tick_at") is not None
+               and now - d["last_tick_at"] <= stale_after]
+    if not ticking:
+        last = max((d["last_tick_at"] for d in daemons if d.get("last_tick_at")), default=None)
+        report.problems.append(
+            f"no daemon has ticked within {format_duration(stale_after)}"
+            + (f" (last tick {iso_utc(last)})" if last else " (no daemon has ever ticked)"))
+    if report.overdue is not None:
+        late = now - report.overdue["next_fire_at"]
+        if late > overdue_after:
+            report.problems.append(
+                f"{report.overdue['workflow_id']} is overdue by {format_duration(late)} "
+                f"(due {iso_utc(report.overdue['next_fire_at'])})")
+    return report

@@ -1,0 +1,226 @@
+"""The tick: claim due schedules, launch their occurrences, advance them, commit (SPEC 5, 6).
+
+One :func:`tick` is exactly one claim-launch-advance pass at an instant it is given. It executes
+nothing. Each batch of claimed schedules is one transaction, in which the runs are created under
+their unique fire keys, the skipped occurrences are recorded, and the schedules advance: a crash
+at any point either commits all of that or none of it, so no occurrence is lost or launched twice.
+Within one tick a schedule is processed at most once (``max_catchup`` is per tick).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from clockwf.launcher import launch, time_run
+from clockwf.schedule import (
+    Occurrence,
+    Plan,
+    ScheduleSpec,
+    SkipGroup,
+    first_after,
+    occurrence_at,
+    plan,
+)
+from clockwf.store.base import NewRun, NewSkip, Row, ScheduleAdvance, Store, Tx
+from clockwf.timeutil import iso, iso_utc
+
+log = logging.getLogger("clockwf.scheduler")
+
+DEFAULT_BATCH = 500
+MAX_SKIPS_LISTED = 1000
+
+
+@dataclass
+class TickReport:
+    now: datetime
+    launched: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)
+    schedules: int = 0
+    cancel_requested: list[int] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "now": iso_utc(self.now),
+            "launched": self.launched,
+            "skipped": self.skipped,
+            "completed": self.completed,
+            "missed": self.missed,
+        }
+
+    def merge(self, other: TickReport) -> None:
+        self.launched += other.launched
+        self.duplicates += other.duplicates
+        self.skipped += other.skipped
+        self.completed += other.completed
+        self.missed += other.missed
+        self.schedules += other.schedules
+        self.cancel_requested += other.cancel_requested
+
+
+def current_occurrence(spec: ScheduleSpec, row: Row) -> Occurrence | None:
+    """The occurrence a schedule row points at; recomputed if the row is inconsistent."""
+    nominal = row.get("next_nominal_at")
+    if nominal is None:
+        return None
+    occ = occurrence_at(spec, nominal, row.get("next_kind"))
+    if occ is None:
+        # The row no longer names an occurrence (say, the tz database changed): resume from
+        # just before it so that nothing after it is lost.
+        log.warning("schedule %s pointed at %s, which is not an occurrence; recomputing",
+                    spec.workflow_id, iso_utc(nominal),
+                    extra={"action": "schedule.recomputed", "workflow_id": spec.workflow_id})
+        occ = first_after(spec, nominal - timedelta(seconds=1))
+    return occ
+
+
+def _skip_rows(workflow_id: str, group: SkipGroup, now: datetime) -> NewSkip:
+    return NewSkip(workflow_id=workflow_id, fire_key=group.first.fire_key,
+                   scheduled_for=group.first.nominal, scheduled_until=group.last.nominal,
+                   occurrences=group.count, reason=group.reason, detail=group.detail,
+                   recorded_at=now)
+
+
+def advance_for(spec: ScheduleSpec, p: Plan, last_key: str | None,
+                last_fired_at: datetime | None, now: datetime) -> ScheduleAdvance:
+    nxt = p.next
+    return ScheduleAdvance(
+        workflow_id=spec.workflow_id,
+        next_nominal_at=nxt.nominal if nxt is not None else None,
+        next_kind=nxt.kind if nxt is not None else None,
+        next_fire_at=nxt.due if nxt is not None else None,
+        status=p.status if nxt is not None or p.status != "scheduled" else "completed",
+        status_reason=p.status_reason,
+        last_fire_key=last_key, last_fired_at=last_fired_at, updated_at=now,
+    )
+
+
+def process(tx: Tx, rows: list[Row], now: datetime, instance: str | None,
+            report: TickReport) -> None:
+    """Plan, apply overlap, launch, record skips and advance: all inside ``tx``."""
+    planned: list[tuple[ScheduleSpec, Row, Plan]] = []
+    for row in rows:
+        spec = ScheduleSpec.from_row(row)
+        planned.append((spec, row, plan(spec, current_occurrence(spec, row), now)))
+
+    guarded = [spec.workflow_id for spec, _row, p in planned
+               if p.launches and spec.overlap != "allow"]
+    active: dict[str, list[Row]] = {}
+    if guarded:
+        for run in tx.active_runs(guarded):
+            active.setdefault(run["workflow_id"], []).append(run)
+
+    runs: list[NewRun] = []
+    skips: list[NewSkip] = []
+    cancel: list[int] = []
+    owners: list[tuple[ScheduleSpec, Row, Plan, list[Occurrence]]] = []
+    for spec, row, p in planned:
+        launching: list[Occurrence] = []
+        for occ, catchup in p.launches:
+            decision = _overlap(spec, active.setdefault(spec.workflow_id, []))
+            if decision == "skip":
+                p.skip("overlap", occ, "a previous run was still queued or running "
+                       f"(overlap: {spec.overlap})")
+                continue
+            if decision == "cancel":
+                victims = [r["run_id"] for r in active[spec.workflow_id]
+                           if r["run_id"] is not None]
+                cancel.extend(victims)
+                active[spec.workflow_id] = [r for r in active[spec.workflow_id]
+                                            if r["run_id"] is None]
+            runs.append(time_run(spec, int(row["version"]), occ, now=now, catchup=catchup,
+                                 instance=instance))
+            active[spec.workflow_id].append({"run_id": None, "status": "queued",
+                                             "workflow_id": spec.workflow_id})
+            launching.append(occ)
+        owners.append((spec, row, p, launching))
+
+    if cancel:
+        tx.request_cancel(cancel, reason="cancelled by a newer occurrence "
+                          "(overlap: cancel_previous)", now=now)
+        report.cancel_requested.extend(cancel)
+    results = {r.fire_key: r for r in launch(tx, runs)}
+
+    advances: list[ScheduleAdvance] = []
+    for spec, row, p, launching in owners:
+        last_key, last_at = row.get("last_fire_key"), row.get("last_fired_at")
+        for occ in launching:
+            launched = results[occ.fire_key]
+            entry = {"workflow_id": spec.workflow_id, "fire_key": occ.fire_key,
+                     "run_id": launched.run_id, "scheduled_for": iso(occ.local)}
+            if launched.run_id is None:
+                report.duplicates.append(entry)
+            else:
+                report.launched.append(entry)
+            last_key, last_at = occ.fire_key, now
+        for group in p.skips:
+            skips.append(_skip_rows(spec.workflow_id, group, now))
+            _list_skips(report, spec, group)
+        if p.status == "completed" or (p.next is None and spec.trigger_type == "schedule"
+                                       and p.status != "missed"):
+            report.completed.append(spec.workflow_id)
+        elif p.status == "missed":
+            report.missed.append(spec.workflow_id)
+        advances.append(advance_for(spec, p, last_key, last_at, now))
+    if skips:
+        tx.insert_skips(skips)
+    tx.advance_schedules(advances)
+    report.schedules += len(rows)
+
+
+def _list_skips(report: TickReport, spec: ScheduleSpec, group: SkipGroup) -> None:
+    if len(report.skipped) >= MAX_SKIPS_LISTED:
+        return
+    entry: dict[str, Any] = {"workflow_id": spec.workflow_id,
+                             "scheduled_for": iso(group.first.local),
+                             "reason": group.reason, "detail": group.detail}
+    if group.count > 1:
+        entry["until"] = iso(group.last.local)
+        entry["count"] = group.count
+    report.skipped.append(entry)
+
+
+def _overlap(spec: ScheduleSpec, active: list[Row]) -> str:
+    """launch | skip | cancel, for an occurrence arriving while ``active`` runs exist."""
+    if spec.overlap == "allow" or not active:
+        return "launch"
+    if spec.overlap == "skip":
+        return "skip"
+    if spec.overlap == "queue_one":
+        return "skip" if any(r["status"] == "queued" for r in active) else "launch"
+    return "cancel"
+
+
+def tick(store: Store, now: datetime, *, instance: str | None = None,
+         batch_size: int = DEFAULT_BATCH) -> TickReport:
+    """Exactly one pass at ``now``: every schedule due at ``now`` is processed once."""
+    now = now.astimezone(UTC)
+    report = TickReport(now)
+    cursor: tuple[datetime, str] | None = None
+    while True:
+        with store.transaction() as tx:
+            rows = tx.claim_due(now, batch_size, after=cursor)
+            if rows:
+                process(tx, rows, now, instance, report)
+        if not rows:
+            break
+        cursor = (rows[-1]["next_fire_at"], rows[-1]["workflow_id"])
+        if len(rows) < batch_size:
+            break
+    if report.launched or report.skipped:
+        log.info("tick at %s: %d launched, %d skipped, %d duplicate", iso_utc(now),
+                 len(report.launched), len(report.skipped), len(report.duplicates),
+                 extra={"action": "tick.done", "launched": len(report.launched),
+                        "skipped": len(report.skipped), "schedules": report.schedules})
+    return report
+
+
+def metadata_of(run: Row) -> dict[str, Any]:
+    raw = run.get("metadata")
+    return json.loads(raw) if isinstance(raw, str) and raw else {}

@@ -1,0 +1,276 @@
+"""The scheduling core against both stores: one-time schedules, catch-up, idempotent re-ticks,
+backfill, pause/resume, overlap, events, manual runs, explain (SPEC 3.4, 4.3, 5)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from scheduling_support import (
+    definition,
+    drive,
+    fire_keys,
+    keys,
+    publish_text,
+    runs_of,
+    skips,
+    utc,
+)
+
+from clockwf import lifecycle, runs
+from clockwf.errors import InvalidInput, NotFound
+from clockwf.scheduler import tick
+from clockwf.store import Store
+
+DAILY = 'type: recurring\ncron: "30 2 * * *"\ntimezone: America/New_York'
+
+
+def test_one_time_fires_once_and_completes(store: Store) -> None:
+    publish_text(store, definition("once", "type: schedule\nrun_at: '2027-01-15T09:00:00-05:00'"),
+                 "2027-01-01T00:00:00Z")
+    assert tick(store, utc("2027-01-15T13:59:59Z")).launched == []
+    first = tick(store, utc("2027-01-15T14:00:02Z"))
+    assert [e["fire_key"] for e in first.launched] == ["schedule:once:2027-01-15T14:00:00Z"]
+    assert first.completed == ["once"]
+    again = tick(store, utc("2027-01-15T14:00:02Z"))
+    later = tick(store, utc("2027-02-01T00:00:00Z"))
+    assert again.launched == later.launched == []
+    with store.read() as tx:
+        sched = tx.get_schedule("once")
+    assert sched is not None and sched["status"] == "completed"
+    assert sched["next_fire_at"] is None
+    assert sched["last_fire_key"] == "schedule:once:2027-01-15T14:00:00Z"
+    payload = json.loads(runs_of(store)[0]["payload"])
+    assert payload["trigger_type"] == "schedule"
+    assert payload["run_at"] == "2027-01-15T09:00:00-05:00"
+    assert payload["cron"] is None and payload["catchup"] is False
+
+
+def test_one_time_missed_past_its_window(store: Store) -> None:
+    publish_text(store, definition("once", "type: schedule\nrun_at: '2027-01-15T09:00:00-05:00'",
+                                   policy="catchup_window: 1h"), "2027-01-01T00:00:00Z")
+    report = tick(store, utc("2027-01-15T16:00:00Z"))
+    assert report.launched == [] and report.missed == ["once"]
+    with store.read() as tx:
+        sched = tx.get_schedule("once")
+    assert sched is not None and sched["status"] == "missed"
+    assert "catchup_window" in sched["status_reason"]
+    assert [s["reason"] for s in skips(store, "once")] == ["outside_window"]
+    assert tick(store, utc("2027-01-16T00:00:00Z")).launched == []
+
+
+def test_one_time_late_inside_window_catches_up(store: Store) -> None:
+    publish_text(store, definition("once", "type: schedule\nrun_at: '2027-01-15T14:00:00Z'"),
+                 "2027-01-01T00:00:00Z")
+    report = tick(store, utc("2027-01-15T15:00:00Z"))
+    assert report.completed == ["once"]
+    assert json.loads(runs_of(store)[0]["payload"])["catchup"] is True
+
+
+GAP_START = "2027-01-10T00:00:00Z"      # published; fires 07:30Z daily (02:30 EST)
+GAP_BACK = "2027-01-13T12:00:00Z"       # the daemon returns: 01-10 .. 01-13 were missed
+
+
+@pytest.mark.parametrize(("policy", "window", "launched", "reasons"), [
+    ("latest", "24h", ["2027-01-13T07:30:00Z"], {"outside_window": 3}),
+    ("latest", "7d", ["2027-01-13T07:30:00Z"], {"coalesced": 3}),
+    ("all", "7d", ["2027-01-10T07:30:00Z", "2027-01-11T07:30:00Z", "2027-01-12T07:30:00Z",
+                   "2027-01-13T07:30:00Z"], {}),
+    ("all", "48h", ["2027-01-12T07:30:00Z", "2027-01-13T07:30:00Z"], {"outside_window": 2}),
+    ("none", "24h", [], {"missed": 4}),
+])
+def test_catchup_after_a_three_day_gap(store: Store, policy: str, window: str,
+                                        launched: list[str], reasons: dict[str, int]) -> None:
+    publish_text(store, definition("job", DAILY, policy=f"catchup: {policy}\n"
+                                   f"catchup_window: {window}"), GAP_START)
+    report = tick(store, utc(GAP_BACK))
+    assert fire_keys(store) == keys("job", *launched)
+    got: dict[str, int] = {}
+    for row in skips(store, "job"):
+        got[row["reason"]] = got.get(row["reason"], 0) + row["occurrences"]
+    assert got == reasons
+    for run in runs_of(store):
+        assert json.loads(run["payload"])["catchup"] is True
+    # Nothing twice: the same instant again, and the next regular fire is on time.
+    assert tick(store, utc(GAP_BACK)).launched == []
+    assert len(report.launched) == len(launched)
+    nxt = tick(store, utc("2027-01-14T07:30:10Z"))
+    assert [e["fire_key"] for e in nxt.launched] == ["recurring:job:2027-01-14T07:30:00Z"]
+    assert json.loads(runs_of(store)[-1]["payload"])["catchup"] is False
+
+
+def test_max_catchup_bounds_one_tick_and_the_rest_follows(store: Store) -> None:
+    publish_text(store, definition("job", 'type: recurring\ncron: "0 * * * *"',
+                                   policy="catchup: all\ncatchup_window: 7d\nmax_catchup: 10"),
+                 "2027-01-10T00:00:00Z")
+    first = tick(store, utc("2027-01-11T00:30:00Z"))
+    assert len(first.launched) == 10                    # 24 due, 10 per tick
+    with store.read() as tx:
+        assert tx.earliest_due() is not None
+        assert tx.earliest_due() <= utc("2027-01-11T00:30:00Z")   # still due: a backlog
+    tick(store, utc("2027-01-11T00:30:00Z"))
+    tick(store, utc("2027-01-11T00:30:00Z"))
+    assert len(fire_keys(store)) == 24
+    assert len(set(fire_keys(store))) == 24
+
+
+def test_reticks_at_the_same_instants_launch_nothing_twice(store: Store) -> None:
+    publish_text(store, definition("job", 'type: recurring\ncron: "*/5 * * * *"'),
+                 "2027-01-10T00:00:00Z")
+    instants = [utc("2027-01-10T00:00:00Z") + timedelta(minutes=m) for m in range(0, 61, 1)]
+    for t in instants:
+        tick(store, t)
+    before = fire_keys(store)
+    for t in instants:
+        assert tick(store, t).launched == []
+    assert fire_keys(store) == before
+    assert len(before) == 12 and len(set(before)) == 12
+
+
+def test_backfill_launches_only_missing_occurrences(store: Store) -> None:
+    publish_text(store, definition("job", DAILY, policy="catchup: none"), GAP_START)
+    tick(store, utc("2027-01-12T07:30:05Z"))          # 01-12 on time; 01-10, 01-11 missed
+    assert fire_keys(store) == keys("job", "2027-01-12T07:30:00Z")
+    dry = runs.backfill(store, "job", utc("2027-01-10T00:00:00Z"), utc("2027-01-12T23:00:00Z"),
+                        utc("2027-01-13T00:00:00Z"), dry_run=True)
+    assert [e["fire_key"] for e in dry.would_launch] == keys(
+        "job", "2027-01-10T07:30:00Z", "2027-01-11T07:30:00Z")
+    assert fire_keys(store) == keys("job", "2027-01-12T07:30:00Z")     # dry run wrote nothing
+    report = runs.backfill(store, "job", utc("2027-01-10T00:00:00Z"),
+                           utc("2027-01-12T23:00:00Z"), utc("2027-01-13T00:00:00Z"))
+    assert sorted(e["fire_key"] for e in report.launched) == keys(
+        "job", "2027-01-10T07:30:00Z", "2027-01-11T07:30:00Z")
+    assert [e["fire_key"] for e in report.existing] == keys("job", "2027-01-12T07:30:00Z")
+    again = runs.backfill(store, "job", utc("2027-01-10T00:00:00Z"),
+                          utc("2027-01-12T23:00:00Z"), utc("2027-01-13T00:00:00Z"))
+    assert again.launched == [] and len(again.existing) == 3
+    backfilled = [r for r in runs_of(store) if json.loads(r["metadata"])["backfill"]]
+    assert len(backfilled) == 2
+    assert all(json.loads(r["payload"])["backfill"] for r in backfilled)
+    # The tick never relaunches what a backfill launched.
+    assert tick(store, utc("2027-01-13T00:00:00Z")).launched == []
+
+
+def test_backfill_refuses_the_future_and_workflows_without_time_trigger(store: Store) -> None:
+    publish_text(store, definition("job", DAILY), GAP_START)
+    with pytest.raises(InvalidInput):
+        runs.backfill(store, "job", utc("2027-02-01T00:00:00Z"), utc("2027-02-02T00:00:00Z"),
+                      utc(GAP_START))
+    publish_text(store, definition("ev", "type: event\nevent: thing.done"), GAP_START)
+    with pytest.raises(Exception, match="no time trigger"):
+        runs.backfill(store, "ev", utc("2027-01-01T00:00:00Z"), utc("2027-01-02T00:00:00Z"),
+                      utc(GAP_START))
+
+
+def test_pause_records_suppressed_occurrences_and_resume_continues_from_now(
+        store: Store) -> None:
+    publish_text(store, definition("job", 'type: recurring\ncron: "0 * * * *"'),
+                 "2027-01-10T00:00:00Z")
+    tick(store, utc("2027-01-10T01:00:00Z"))
+    lifecycle.pause(store, "job", utc("2027-01-10T01:30:00Z"), "maintenance")
+    assert tick(store, utc("2027-01-10T05:00:00Z")).launched == []
+    manual = runs.start_manual(store, "job", utc("2027-01-10T05:10:00Z"))
+    assert manual.run_id is not None                  # pause stops triggers, not people
+    change = lifecycle.resume(store, "job", utc("2027-01-10T05:30:00Z"))
+    assert change.skipped == 4                        # 02:00, 03:00, 04:00, 05:00
+    rows = skips(store, "job")
+    assert [(r["reason"], r["occurrences"]) for r in rows] == [("paused", 4)]
+    assert change.next_fire_at == utc("2027-01-10T06:00:00Z")
+    assert tick(store, utc("2027-01-10T05:59:00Z")).launched == []
+    assert len(tick(store, utc("2027-01-10T06:00:00Z")).launched) == 1
+    assert fire_keys(store) == sorted(
+        [*keys("job", "2027-01-10T01:00:00Z", "2027-01-10T06:00:00Z"), manual.fire_key])
+
+
+def test_event_trigger_paused_starts_nothing(store: Store) -> None:
+    publish_text(store, definition("ev", "type: event\nevent: invoice.created"), GAP_START)
+    lifecycle.pause(store, "ev", utc(GAP_START))
+    assert runs.emit(store, "invoice.created", utc(GAP_START), event_id="e1") == []
+    lifecycle.resume(store, "ev", utc(GAP_START))
+    (started,) = runs.emit(store, "invoice.created", utc(GAP_START), event_id="e1",
+                           payload={"invoice": 7})
+    assert started.run_id is not None
+    assert started.fire_key == "event:ev:invoice.created:e1"
+    (dup,) = runs.emit(store, "invoice.created", utc(GAP_START), event_id="e1")
+    assert dup.run_id is None and dup.existing_run_id == started.run_id
+    run = runs_of(store)[0]
+    assert json.loads(run["payload"]) == {"invoice": 7}
+    assert json.loads(run["metadata"])["event"] == "invoice.created"
+
+
+def test_manual_run_key_is_idempotent(store: Store) -> None:
+    publish_text(store, "id: m\nsteps:\n  - run: 'true'\n", GAP_START)
+    first = runs.start_manual(store, "m", utc(GAP_START), key="deploy-42", payload={"a": 1})
+    second = runs.start_manual(store, "m", utc(GAP_START), key="deploy-42")
+    assert first.fire_key == "manual:m:deploy-42" and first.run_id is not None
+    assert second.run_id is None and second.existing_run_id == first.run_id
+    other = runs.start_manual(store, "m", utc(GAP_START))
+    assert other.run_id is not None and other.fire_key.startswith("manual:m:")
+    with pytest.raises(NotFound):
+        runs.start_manual(store, "nope", utc(GAP_START))
+
+
+@pytest.mark.parametrize(("overlap", "expected_runs", "expected_skips"), [
+    ("allow", 3, 0), ("skip", 1, 2), ("queue_one", 2, 1), ("cancel_previous", 3, 0)])
+def test_overlap_policies(store: Store, overlap: str, expected_runs: int,
+                          expected_skips: int) -> None:
+    publish_text(store, definition("job", 'type: recurring\ncron: "*/5 * * * *"',
+                                   policy=f"overlap: {overlap}"), "2027-01-10T00:00:00Z")
+    # Nothing executes the runs: each stays queued (first one: claimed as running).
+    tick(store, utc("2027-01-10T00:05:00Z"))
+    with store.transaction() as tx:
+        tx.claim_runs(owner="t", now=utc("2027-01-10T00:05:01Z"),
+                      lease_until=utc("2027-01-11T00:00:00Z"), limit=1)
+    tick(store, utc("2027-01-10T00:10:00Z"))
+    tick(store, utc("2027-01-10T00:15:00Z"))
+    rows = runs_of(store)
+    assert len(rows) == expected_runs
+    assert sum(r["occurrences"] for r in skips(store, "job")
+               if r["reason"] == "overlap") == expected_skips
+    assert all(r["serial"] for r in rows) is (overlap != "allow")
+    if overlap == "cancel_previous":
+        # The running one is asked to stop; the queued one in between is cancelled outright.
+        assert [r["status"] for r in rows] == ["running", "cancelled", "queued"]
+        assert rows[0]["cancel_requested"] and not rows[2]["cancel_requested"]
+
+
+def test_explain_answers_launched_skipped_and_not_an_occurrence(store: Store) -> None:
+    publish_text(store, definition("job", DAILY + "\ndst: {gap: skip}",
+                                   policy="catchup: latest\ncatchup_window: 7d"),
+                 "2027-03-10T00:00:00Z")
+    drive(store, utc("2027-03-10T00:00:00Z"), utc("2027-03-13T00:00:00Z"))
+    tick(store, utc("2027-03-16T12:00:00Z"))       # down 03-13 .. 03-16
+    now = utc("2027-03-16T12:00:00Z")
+    launched = runs.explain(store, "job", utc("2027-03-11T07:30:00Z"), now)
+    assert launched.outcome == "launched" and launched.run is not None
+    assert f"run {launched.run['run_id']}" in launched.message
+    dst = runs.explain(store, "job", utc("2027-03-14T07:30:00Z"), now)    # "02:30" that day
+    assert dst.outcome == "skipped" and "does not exist" in dst.message
+    coalesced = runs.explain(store, "job", utc("2027-03-15T06:30:00Z"), now)
+    assert coalesced.outcome == "skipped" and "coalesced" in coalesced.message
+    near = runs.explain(store, "job", utc("2027-03-11T08:00:00Z"), now)
+    assert near.occurrence is not None
+    assert near.occurrence.fire_key == "recurring:job:2027-03-11T07:30:00Z"
+    assert "not an occurrence" in near.message
+    future = runs.explain(store, "job", utc("2027-03-20T06:30:00Z"), now)
+    assert future.outcome == "not_due"
+    before = runs.explain(store, "job", utc("2027-03-01T07:30:00Z"), now)
+    assert before.outcome == "no_record" and "before job was first published" in before.message
+
+
+def test_republish_keeps_position_and_never_refires(store: Store) -> None:
+    text = definition("job", DAILY)
+    publish_text(store, text, GAP_START)
+    tick(store, utc("2027-01-10T07:30:05Z"))
+    # New steps, same trigger: a new version, the schedule keeps its place.
+    changed = text.replace("run: 'true'", "run: 'echo v2'")
+    (pub,) = publish_text(store, changed, "2027-01-10T08:00:00Z")
+    assert pub.status == "published" and pub.version == 2
+    assert tick(store, utc("2027-01-10T08:00:00Z")).launched == []
+    nxt = tick(store, utc("2027-01-11T07:30:05Z"))
+    assert [e["fire_key"] for e in nxt.launched] == ["recurring:job:2027-01-11T07:30:00Z"]
+    assert runs_of(store)[-1]["workflow_version"] == 2
+    assert runs_of(store)[0]["workflow_version"] == 1
+    (same,) = publish_text(store, changed + "\n# a comment\n", "2027-01-11T08:00:00Z")
+    assert same.status == "unchanged" and same.version == 2

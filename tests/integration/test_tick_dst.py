@@ -1,0 +1,117 @@
+"""`tick` across the DST days of 2027, against both stores (SPEC 3.2, 3.3, 5.2).
+
+Expectations are written by hand as UTC fire-key instants. New York: 2027-03-14 02:00 EST ->
+03:00 EDT (07:00Z), 2027-11-07 02:00 EDT -> 01:00 EST (06:00Z). Berlin: 2027-03-28 02:00 CET ->
+03:00 CEST (01:00Z), 2027-10-31 03:00 CEST -> 02:00 CET (01:00Z).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from scheduling_support import definition, drive, fire_keys, keys, publish_text, skips, utc
+
+from clockwf.store import Store
+
+NY = "America/New_York"
+BERLIN = "Europe/Berlin"
+
+
+def recurring(cron: str, zone: str, gap: str = "run_after", fold: str = "once") -> str:
+    return (f'type: recurring\ncron: "{cron}"\ntimezone: {zone}\n'
+            f"dst: {{gap: {gap}, fold: {fold}}}")
+
+
+CASES = [
+    # (cron, zone, gap, fold, window start, window end, expected UTC fire instants)
+    pytest.param("30 2 * * *", NY, "run_after", "once", "2027-03-13T00:00:00Z",
+                 "2027-03-16T00:00:00Z",
+                 ["2027-03-13T07:30:00Z", "2027-03-14T07:00:00Z", "2027-03-15T06:30:00Z"],
+                 id="ny-spring-fixed-run_after"),
+    pytest.param("30 2 * * *", NY, "skip", "once", "2027-03-13T00:00:00Z",
+                 "2027-03-16T00:00:00Z", ["2027-03-13T07:30:00Z", "2027-03-15T06:30:00Z"],
+                 id="ny-spring-fixed-skip"),
+    pytest.param("30 1 * * *", NY, "run_after", "once", "2027-11-06T00:00:00Z",
+                 "2027-11-09T00:00:00Z",
+                 ["2027-11-06T05:30:00Z", "2027-11-07T05:30:00Z", "2027-11-08T06:30:00Z"],
+                 id="ny-fall-fixed-once"),
+    pytest.param("30 1 * * *", NY, "run_after", "twice", "2027-11-06T00:00:00Z",
+                 "2027-11-09T00:00:00Z",
+                 ["2027-11-06T05:30:00Z", "2027-11-07T05:30:00Z", "2027-11-07T06:30:00Z",
+                  "2027-11-08T06:30:00Z"], id="ny-fall-fixed-twice"),
+    pytest.param("*/30 * * * *", NY, "skip", "once", "2027-03-14T05:45:00Z",
+                 "2027-03-14T08:00:00Z",
+                 ["2027-03-14T06:00:00Z", "2027-03-14T06:30:00Z", "2027-03-14T07:00:00Z",
+                  "2027-03-14T07:30:00Z", "2027-03-14T08:00:00Z"], id="ny-spring-wildcard"),
+    pytest.param("*/30 * * * *", NY, "run_after", "once", "2027-11-07T04:45:00Z",
+                 "2027-11-07T07:00:00Z",
+                 ["2027-11-07T05:00:00Z", "2027-11-07T05:30:00Z", "2027-11-07T06:00:00Z",
+                  "2027-11-07T06:30:00Z", "2027-11-07T07:00:00Z"], id="ny-fall-wildcard"),
+    pytest.param("0 * * * *", NY, "run_after", "once", "2027-11-07T04:30:00Z",
+                 "2027-11-07T07:30:00Z",
+                 ["2027-11-07T05:00:00Z", "2027-11-07T06:00:00Z", "2027-11-07T07:00:00Z"],
+                 id="ny-fall-hourly-both-passes"),
+    pytest.param("30 2 * * *", BERLIN, "run_after", "once", "2027-03-27T00:00:00Z",
+                 "2027-03-30T00:00:00Z",
+                 ["2027-03-27T01:30:00Z", "2027-03-28T01:00:00Z", "2027-03-29T00:30:00Z"],
+                 id="berlin-spring-fixed-run_after"),
+    pytest.param("30 2 * * *", BERLIN, "skip", "once", "2027-03-27T00:00:00Z",
+                 "2027-03-30T00:00:00Z", ["2027-03-27T01:30:00Z", "2027-03-29T00:30:00Z"],
+                 id="berlin-spring-fixed-skip"),
+    pytest.param("30 2 * * *", BERLIN, "run_after", "once", "2027-10-30T00:00:00Z",
+                 "2027-11-02T00:00:00Z",
+                 ["2027-10-30T00:30:00Z", "2027-10-31T00:30:00Z", "2027-11-01T01:30:00Z"],
+                 id="berlin-fall-fixed-once"),
+    pytest.param("30 2 * * *", BERLIN, "run_after", "twice", "2027-10-30T00:00:00Z",
+                 "2027-11-02T00:00:00Z",
+                 ["2027-10-30T00:30:00Z", "2027-10-31T00:30:00Z", "2027-10-31T01:30:00Z",
+                  "2027-11-01T01:30:00Z"], id="berlin-fall-fixed-twice"),
+    pytest.param("15 * * * *", BERLIN, "run_after", "once", "2027-03-28T00:00:00Z",
+                 "2027-03-28T02:30:00Z",
+                 ["2027-03-28T00:15:00Z", "2027-03-28T01:15:00Z", "2027-03-28T02:15:00Z"],
+                 id="berlin-spring-wildcard"),
+]
+
+
+@pytest.mark.parametrize(("cron", "zone", "gap", "fold", "start", "end", "expected"), CASES)
+def test_fires_across_dst(store: Store, cron: str, zone: str, gap: str, fold: str,
+                          start: str, end: str, expected: list[str]) -> None:
+    publish_text(store, definition("job", recurring(cron, zone, gap, fold)), start)
+    drive(store, utc(start), utc(end))
+    assert fire_keys(store) == keys("job", *expected)
+
+
+def test_polling_every_minute_gives_the_same_fires(store: Store) -> None:
+    """A daemon ticking every minute (not only at due instants) fires the same keys."""
+    publish_text(store, definition("job", recurring("30 1,2 * * *", NY)),
+                 "2027-03-14T05:00:00Z")
+    drive(store, utc("2027-03-14T05:00:00Z"), utc("2027-03-14T08:00:00Z"),
+          step=timedelta(minutes=1))
+    # 01:30 EST (06:30Z); 02:30 does not exist -> once at 03:00 EDT (07:00Z).
+    assert fire_keys(store) == keys("job", "2027-03-14T06:30:00Z", "2027-03-14T07:00:00Z")
+
+
+def test_dst_skip_is_recorded_and_explainable(store: Store) -> None:
+    publish_text(store, definition("job", recurring("30 2 * * *", NY, gap="skip")),
+                 "2027-03-13T12:00:00Z")
+    drive(store, utc("2027-03-13T12:00:00Z"), utc("2027-03-15T12:00:00Z"))
+    rows = skips(store, "job")
+    assert [(r["reason"], r["occurrences"]) for r in rows] == [("dst_skip", 1)]
+    assert "02:30 does not exist on 2027-03-14" in rows[0]["detail"]
+
+
+def test_gap_shifted_run_carries_its_dst_provenance(store: Store) -> None:
+    import json
+
+    publish_text(store, definition("job", recurring("30 2 * * *", NY)), "2027-03-13T12:00:00Z")
+    drive(store, utc("2027-03-13T12:00:00Z"), utc("2027-03-14T12:00:00Z"))
+    with store.read() as tx:
+        (run,) = tx.list_runs()
+    meta = json.loads(run["metadata"])
+    payload = json.loads(run["payload"])
+    assert meta["dst"] == "gap_shifted"
+    assert "02:30 does not exist" in meta["dst_note"]
+    assert payload["scheduled_for"] == "2027-03-14T03:00:00-04:00"
+    assert payload["scheduled_for_utc"] == "2027-03-14T07:00:00Z"
+    assert payload["fire_key"] == "recurring:job:2027-03-14T07:00:00Z"
