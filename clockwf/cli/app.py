@@ -14,7 +14,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # Every option has an environment twin: explicit ones (CLOCKWF_DB, CLOCKWF_NAMESPACE, ...)
+    # and, for the rest, CLOCKWF_<COMMAND>_<OPTION> (CLOCKWF_LIST_TRIGGER=recurring).
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "CLOCKWF"},
 )
 
 

@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 from clockwf import render, runs
 from clockwf.cli.app import DbOpt, FormatOpt, NamespaceOpt, NowOpt, OutputFormat, app
 from clockwf.clock import parse_now
-from clockwf.errors import InvalidInput
+from clockwf.errors import InvalidInput, NotFound
 from clockwf.store import open_store
 from clockwf.timeutil import iso_utc, parse_instant
 
@@ -40,7 +40,8 @@ def list_runs(
         "interrupted.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Created at or after (ISO "
                                                               "8601; naive: UTC).")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000)] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000,
+                                       help="At most this many runs.")] = 50,
     db: DbOpt = None, namespace: NamespaceOpt = "default",
     fmt: FormatOpt = OutputFormat.human,
 ) -> None:
@@ -60,8 +61,9 @@ def list_runs(
     render.table(None, ["run", "workflow", "v", "status", "scheduled for", "created",
                         "provenance"],
                  [(r["run_id"], r["workflow_id"], r["workflow_version"], r["status"],
-                   runs.run_json(r)["scheduled_for"] or "", iso_utc(r["created_at"]),
-                   runs.provenance_label(r)) for r in rows])
+                   runs.run_json(r)["scheduled_for"] or "",
+                   f"{r['created_at']:%Y-%m-%d %H:%M:%S}Z", runs.provenance_label(r))
+                  for r in rows])
 
 
 def _step_json(step: dict[str, Any]) -> dict[str, Any]:
@@ -76,14 +78,22 @@ def _step_json(step: dict[str, Any]) -> dict[str, Any]:
 
 @runs_app.command("show")
 def show_run(
-    run_id: Annotated[int, typer.Argument(metavar="RUN_ID")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="A run id, or last.")],
     db: DbOpt = None, namespace: NamespaceOpt = "default",
     fmt: FormatOpt = OutputFormat.human,
 ) -> None:
     """One run: provenance, payload, each step's attempts, status, exit code or HTTP status,
     duration and output tail."""
+    if run_id != "last" and not run_id.isdigit():
+        raise typer.BadParameter(f"{run_id!r} is not a run id (a number) or last",
+                                 param_hint="RUN_ID")
     with open_store(db, namespace) as store:
-        run, steps = runs.get_run(store, run_id)
+        if run_id == "last":
+            latest = runs.list_runs(store, limit=1)
+            if not latest:
+                raise NotFound(f"no run in namespace {namespace!r} yet")
+            run_id = str(latest[0]["run_id"])
+        run, steps = runs.get_run(store, int(run_id))
     doc = runs.run_json(run)
     doc.update(payload=json.loads(run["payload"]), error=run.get("error"),
                provenance=runs.provenance_label(run), lease_owner=run.get("lease_owner"),

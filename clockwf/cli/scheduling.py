@@ -92,7 +92,8 @@ def daemon(
         "--run-for", help="Exit after this long (demos and tests).")] = None,
     log_format: Annotated[LogFormat, typer.Option("--log-format", envvar="CLOCKWF_LOG_FORMAT",
                                                   help="human or json lines.")] = LogFormat.human,
-    log_level: Annotated[str, typer.Option("--log-level", envvar="CLOCKWF_LOG_LEVEL")] = "info",
+    log_level: Annotated[str, typer.Option("--log-level", envvar="CLOCKWF_LOG_LEVEL",
+                                           help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Schedule and execute: tick, sleep until the earliest due instant, repeat.
 
