@@ -21,6 +21,14 @@ def _local(when: datetime | None, zone: str | None) -> datetime | None:
     return None if when is None else when.astimezone(get_zone(zone or "UTC"))
 
 
+def _when(local: datetime | None, now: datetime) -> str:
+    """``2027-03-14 03:00 EDT (in 19h)`` for tables."""
+    if local is None:
+        return ""
+    stamp = f"{local:%Y-%m-%d %H:%M:%S}" if local.second else f"{local:%Y-%m-%d %H:%M}"
+    return f"{stamp} {local.tzname()} ({humanize_delta(local - now)})"
+
+
 def trigger_label(row: Row) -> str:
     """``one-time``, ``recurring 02:30 America/New_York``, ``event invoice.created``, ``manual``."""
     kind = row["trigger_type"]
@@ -75,8 +83,7 @@ def publish(
     rows = []
     for p in published:
         nxt = _local(p.next_fire_at, p.timezone)
-        rows.append((p.workflow_id, p.status, p.version, p.trigger_type,
-                     f"{iso(nxt)} ({humanize_delta(nxt - at)})" if nxt else ""))
+        rows.append((p.workflow_id, p.status, p.version, p.trigger_type, _when(nxt, at)))
     render.table(None, ["workflow", "status", "version", "trigger", "next fire"], rows)
 
 
@@ -159,10 +166,9 @@ def list_(
     table = []
     for r in rows:
         nxt = _local(r.get("next_fire_at"), r.get("timezone"))
-        when = f"{nxt:%Y-%m-%d %H:%M %Z} ({humanize_delta(nxt - at)})" if nxt else ""
         table.append((r["workflow_id"], _workflow_status(r) + (
             f" / {r['schedule_status']}" if r.get("schedule_status") else ""),
-            trigger_label(r), r["current_version"], when))
+            trigger_label(r), r["current_version"], _when(nxt, at)))
     render.table(None, ["workflow", "status", "trigger", "version", "next fire"], table)
 
 
