@@ -23,17 +23,15 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import fmt_size, pg_url, sqlite_url
 
 from clockwf.store import Store, open_store
 from clockwf.store.base import NewRun, ScheduleAdvance
@@ -176,32 +174,6 @@ def _reset_due(store: Store, tx: Any, ns: str) -> None:
     else:
         tx.db.conn.execute("UPDATE schedules SET next_fire_at = %s WHERE namespace = %s",
                            (due, ns))
-
-
-@contextmanager
-def sqlite_url() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="clockwf-bench-") as tmp:
-        yield str(Path(tmp) / "bench.db")
-
-
-@contextmanager
-def pg_url(admin_url: str) -> Iterator[str]:
-    import psycopg
-    from psycopg import sql
-
-    name = f"clockwf_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlsplit(admin_url)._replace(path="/" + name).geturl()
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
-
-
-def fmt_size(n: int) -> str:
-    return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k" if n >= 1000 else str(n)
 
 
 def main() -> int:

@@ -21,9 +21,8 @@ instant, including one inside either pass of a repeated hour. Nothing here reads
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from clockwf.errors import CronError
 from clockwf.timeutil import get_zone
@@ -36,6 +35,7 @@ FoldChoice = Literal["once", "twice"]
 FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
 
 CLOCK_CORRECTION = 3 * 3600   # a change of this size or more is a correction, not DST
+_MEMO_SIZE = 1024             # CronSchedule.after / fire_at: results kept per schedule
 _EPOCH_ORDINAL = 719163       # date(1970, 1, 1).toordinal()
 _MAX_ORDINAL = 3652059        # date(9999, 12, 31).toordinal()
 _MAX_UTC = 253402300799       # 9999-12-31T23:59:59Z: the last instant a datetime can hold
@@ -398,8 +398,7 @@ def parse_cron(text: str) -> CronExpr:
     )
 
 
-@dataclass(frozen=True)
-class Fire:
+class Fire(NamedTuple):
     """One occurrence of a schedule.
 
     ``at``: the instant it fires (aware, in the schedule's zone). ``local``: the naive local wall
@@ -409,6 +408,9 @@ class Fire:
     after the gap); ``gap_lost`` (skipped by a clock correction of 3 h or more: not fired);
     ``fold_first`` / ``fold_second`` (local time repeated; which pass). ``note`` explains any
     kind but ``normal``.
+
+    (A named tuple, like :class:`clockwf.tz.Period`: a tick builds one for every schedule it
+    fires, and a frozen dataclass costs several times more to construct.)
     """
 
     at: datetime
@@ -459,6 +461,8 @@ class CronSchedule:
             raise ValueError(f"fold must be once or twice, not {fold!r}")
         self.gap = gap
         self.fold = fold
+        self._memo: dict[tuple[float, bool, bool], Fire | None] = {}
+        self._at_memo: dict[float, Fire | None] = {}
 
     def __repr__(self) -> str:
         return (f"CronSchedule({self.expr.text!r}, {self.timezone!r}, gap={self.gap!r}, "
@@ -562,9 +566,47 @@ class CronSchedule:
         """The occurrence after ``fire`` (which came from this schedule)."""
         # A skipped or lost occurrence sits at the first instant after its gap; a regular
         # occurrence at that same instant still comes after it.
-        inclusive = not fire.fires
-        found = self._search(fire.at.timestamp(), inclusive, include_skipped)
-        return None if found is None else self._fire(found)
+        return self.after(fire.at, inclusive=not fire.fires, include_skipped=include_skipped)
+
+    def after(self, at: datetime, *, inclusive: bool = False,
+              include_skipped: bool = False) -> Fire | None:
+        """The first occurrence strictly after the instant ``at`` (at or after it when
+        ``inclusive``); with ``include_skipped``, also one that does not fire.
+
+        Memoised per schedule: every schedule sharing this engine (same expression, zone and DST
+        choice) that fires at the same instant asks for the same next occurrence, often
+        thousands of times in one tick. The result is immutable and depends on nothing else."""
+        t = self._instant(at)
+        key = (t, inclusive, include_skipped)
+        memo = self._memo
+        try:
+            return memo[key]   # (one lookup: safe while another thread clears the memo)
+        except KeyError:
+            pass
+        found = self._search(t, inclusive, include_skipped)
+        fire = None if found is None else self._fire(found)
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()   # bounded; the instants asked again are the recent ones
+        memo[key] = fire
+        return fire
+
+    def fire_at(self, at: datetime) -> Fire | None:
+        """A ``normal`` occurrence at the instant ``at`` when the expression matches its local
+        wall time there, else None. Memoised like :meth:`after` (a tick asks it for every
+        schedule it fires, most of them sharing an expression, a zone and an instant)."""
+        t = self._instant(at)
+        memo = self._at_memo
+        try:
+            return memo[t]
+        except KeyError:
+            pass
+        local = datetime.fromtimestamp(t, self.zone)
+        wall = local.replace(tzinfo=None)
+        fire = Fire(local, wall, "normal") if self.expr.matches(wall) else None
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[t] = fire
+        return fire
 
     def iter_fires(self, after: datetime, *, include_skipped: bool = False) -> Iterator[Fire]:
         """Occurrences strictly after ``after``, in order; with ``include_skipped``, also the

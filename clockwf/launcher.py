@@ -15,9 +15,8 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from clockwf.models import PAYLOAD_SCHEMA, Definition
 from clockwf.schedule import Occurrence, ScheduleSpec
@@ -27,8 +26,7 @@ from clockwf.timeutil import iso, iso_utc
 log = logging.getLogger("clockwf.launcher")
 
 
-@dataclass(frozen=True)
-class Launched:
+class Launched(NamedTuple):
     fire_key: str
     run_id: int | None          # None: the key was taken already (duplicate)
     workflow_id: str
@@ -39,24 +37,27 @@ def launch(tx: Tx, runs: Sequence[NewRun]) -> list[Launched]:
     if not runs:
         return []
     created = tx.insert_runs(runs)
-    out = []
-    for run in runs:
-        run_id = created.get(run.fire_key)
-        if run_id is None:
-            log.debug("fire key %s already launched", run.fire_key,
-                      extra={"action": "launch.duplicate", "fire_key": run.fire_key,
-                             "workflow_id": run.workflow_id})
-        else:
-            log.info("launched run %s for %s", run_id, run.fire_key,
-                     extra={"action": "launch.created", "fire_key": run.fire_key,
-                            "run_id": run_id, "workflow_id": run.workflow_id,
-                            "trigger_type": run.trigger_type})
-        out.append(Launched(run.fire_key, run_id, run.workflow_id))
+    out = [Launched(run.fire_key, created.get(run.fire_key), run.workflow_id) for run in runs]
+    if log.isEnabledFor(logging.INFO):  # (a tick launches thousands: skip building records)
+        for run, launched in zip(runs, out, strict=True):
+            if launched.run_id is None:
+                log.debug("fire key %s already launched", run.fire_key,
+                          extra={"action": "launch.duplicate", "fire_key": run.fire_key,
+                                 "workflow_id": run.workflow_id})
+            else:
+                log.info("launched run %s for %s", launched.run_id, run.fire_key,
+                         extra={"action": "launch.created", "fire_key": run.fire_key,
+                                "run_id": launched.run_id, "workflow_id": run.workflow_id,
+                                "trigger_type": run.trigger_type})
     return out
 
 
+# One encoder for every run: json.dumps with options builds a new encoder on each call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=False)
+    return _ENCODER.encode(value)
 
 
 def launched_by() -> str:
@@ -70,14 +71,16 @@ def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime
     """A run for an occurrence of a recurring or one-time schedule, with the pinned
     WorkflowClockTrigger.v1 payload (SPEC 4.4) and its provenance (SPEC 5.2)."""
     run_at = iso(spec.run_at.astimezone(occ.local.tzinfo)) if spec.run_at is not None else None
+    scheduled_for = iso(occ.local)
+    scheduled_for_utc = iso_utc(occ.nominal)
     payload = {
         "schema": PAYLOAD_SCHEMA,
         "trigger_type": occ.trigger_type,
         "workflow_id": occ.workflow_id,
         "workflow_version": version,
         "fire_key": occ.fire_key,
-        "scheduled_for": iso(occ.local),
-        "scheduled_for_utc": iso_utc(occ.nominal),
+        "scheduled_for": scheduled_for,
+        "scheduled_for_utc": scheduled_for_utc,
         "fired_at": iso_utc(now),
         "timezone": spec.timezone,
         "cron": spec.cron,
@@ -91,9 +94,9 @@ def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime
         "cron": spec.cron,
         "timezone": spec.timezone,
         "run_at": run_at,
-        "scheduled_for": iso(occ.local),
-        "scheduled_for_utc": iso_utc(occ.nominal),
-        "due_at": iso_utc(occ.due),
+        "scheduled_for": scheduled_for,
+        "scheduled_for_utc": scheduled_for_utc,
+        "due_at": scheduled_for_utc if occ.due == occ.nominal else iso_utc(occ.due),
         "launch_lag_ms": lag_ms,
         "catchup": catchup,
         "backfill": backfill,

@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from clockwf.cron import CronSchedule, Fire, FireKind
 from clockwf.models import Definition, RecurringTrigger, ScheduleTrigger
@@ -163,9 +163,11 @@ def _offset_zone(instant: datetime) -> str:
     return f"Etc/GMT{'+' if hours > 0 else '-'}{abs(hours)}"
 
 
-@dataclass(frozen=True)
-class Occurrence:
-    """One occurrence of a schedule: when it is (nominal), when it is due (+ jitter), its key."""
+class Occurrence(NamedTuple):
+    """One occurrence of a schedule: when it is (nominal), when it is due (+ jitter), its key.
+
+    (A named tuple: a tick builds two for every schedule it fires, the one it launches and the
+    next one, and a frozen dataclass costs several times more to construct.)"""
 
     workflow_id: str
     trigger_type: str
@@ -190,9 +192,12 @@ class Occurrence:
 def _occurrence(spec: ScheduleSpec, fire: Fire) -> Occurrence:
     nominal = fire.at.astimezone(UTC)
     key = fire_key(spec.trigger_type, spec.workflow_id, nominal)
-    jitter = jitter_for(key, spec.jitter_s) if fire.fires else 0.0
+    if spec.jitter_s and fire.fires:
+        jitter = jitter_for(key, spec.jitter_s)
+        return Occurrence(spec.workflow_id, spec.trigger_type, nominal, fire.at, fire.kind,
+                          fire.note, key, nominal + timedelta(seconds=jitter), jitter)
     return Occurrence(spec.workflow_id, spec.trigger_type, nominal, fire.at, fire.kind,
-                      fire.note, key, nominal + timedelta(seconds=jitter), jitter)
+                      fire.note, key, nominal, 0.0)
 
 
 def one_time_occurrence(spec: ScheduleSpec) -> Occurrence:
@@ -217,10 +222,12 @@ def first_after(spec: ScheduleSpec, after: datetime) -> Occurrence | None:
 
 
 def following(spec: ScheduleSpec, occ: Occurrence) -> Occurrence | None:
+    """The occurrence after ``occ`` (skipped ones included)."""
     if spec.trigger_type == "schedule":
         return None
-    fire = Fire(occ.local, occ.local.replace(tzinfo=None), occ.kind, occ.note)
-    nxt = spec.engine.following(fire, include_skipped=True)
+    # A skipped occurrence sits at the first instant after its gap, and a regular occurrence
+    # at that same instant still comes after it.
+    nxt = spec.engine.after(occ.local, inclusive=not occ.fires, include_skipped=True)
     return None if nxt is None else _occurrence(spec, nxt)
 
 
@@ -233,9 +240,9 @@ def occurrence_at(spec: ScheduleSpec, nominal: datetime, kind: str | None) -> Oc
     engine = spec.engine
     if kind in (None, "normal"):
         # The common case needs no search: a normal occurrence is its own instant.
-        local = nominal.astimezone(engine.zone)
-        if engine.expr.matches(local.replace(tzinfo=None)):
-            return _occurrence(spec, Fire(local, local.replace(tzinfo=None), "normal"))
+        fire = engine.fire_at(nominal)
+        if fire is not None:
+            return _occurrence(spec, fire)
     for fire in engine.iter_fires(nominal - timedelta(microseconds=1),
                                   include_skipped=skipped):
         if fire.at.astimezone(UTC) != nominal:
@@ -284,18 +291,29 @@ def plan(spec: ScheduleSpec, first: Occurrence | None, now: datetime) -> Plan:
         return Plan(next=None)
     if spec.trigger_type == "schedule":
         return _plan_one_time(spec, first, now)
+    if first.fires and first.due <= now <= first.due + timedelta(seconds=spec.grace_s):
+        # The common case, decided without the walk: the occurrence is on time and the next
+        # one is not due yet. Every policy launches it, as the walk would (a test checks it).
+        nxt = following(spec, first)
+        if nxt is None or nxt.due > now:
+            return Plan(launches=[(first, False)], next=nxt)
+    return _walk(spec, first, now)
+
+
+def _walk(spec: ScheduleSpec, first: Occurrence, now: datetime) -> Plan:
+    """:func:`plan` for a recurring schedule, in general: walk the occurrences due at ``now``
+    and apply the catch-up policy."""
     result = Plan(next=first)
     grace = timedelta(seconds=spec.grace_s)
     window = timedelta(seconds=spec.catchup_window_s)
     window_start = now - window
     policy = spec.catchup
-    outside_detail = (f"missed while no daemon ran; older than catchup_window "
-                      f"{format_duration(window)}")
 
     due: list[Occurrence] = []
     occ: Occurrence | None = first
     scanned = 0
     outside_counted = 0
+    outside_detail: str | None = None
     while occ is not None and occ.due <= now and scanned < MAX_SCAN:
         if policy == "all" and len(due) >= spec.max_catchup:
             break   # the rest waits for the next tick (at most max_catchup per tick)
@@ -304,6 +322,9 @@ def plan(spec: ScheduleSpec, first: Occurrence | None, now: datetime) -> Plan:
             result.skip("dst_skip", occ, occ.note)
         elif policy != "none" and occ.due < window_start and now - occ.due > grace:
             outside_counted += 1
+            if outside_detail is None:
+                outside_detail = ("missed while no daemon ran; older than catchup_window "
+                                  f"{format_duration(window)}")
             result.skip("outside_window", occ, outside_detail)
             if outside_counted == MAX_COUNTED_OUTSIDE:
                 # Jump to the window: the rest before it is not counted one by one.

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +32,7 @@ from clockwf.timeutil import iso, iso_utc
 
 log = logging.getLogger("clockwf.scheduler")
 
-DEFAULT_BATCH = 500
+DEFAULT_BATCH = 1000
 MAX_SKIPS_LISTED = 1000
 
 
@@ -101,9 +103,19 @@ def advance_for(spec: ScheduleSpec, p: Plan, last_key: str | None,
     )
 
 
-def process(tx: Tx, rows: list[Row], now: datetime, instance: str | None,
-            report: TickReport) -> None:
-    """Plan, apply overlap, launch, record skips and advance: all inside ``tx``."""
+@dataclass
+class Batch:
+    """A batch of claimed schedules, planned inside its still open transaction: its runs are
+    built, and what is left is to write them, the skips and the advances (:func:`write`)."""
+
+    rows: list[Row]
+    owners: list[tuple[ScheduleSpec, Row, Plan, list[Occurrence]]]
+    runs: list[NewRun]
+    cancel: list[int]
+
+
+def prepare(tx: Tx, rows: list[Row], now: datetime, instance: str | None) -> Batch:
+    """Plan the claimed rows, apply overlap and build their runs (reads only, inside ``tx``)."""
     planned: list[tuple[ScheduleSpec, Row, Plan]] = []
     for row in rows:
         spec = ScheduleSpec.from_row(row)
@@ -116,39 +128,30 @@ def process(tx: Tx, rows: list[Row], now: datetime, instance: str | None,
         for run in tx.active_runs(guarded):
             active.setdefault(run["workflow_id"], []).append(run)
 
-    runs: list[NewRun] = []
-    skips: list[NewSkip] = []
-    cancel: list[int] = []
-    owners: list[tuple[ScheduleSpec, Row, Plan, list[Occurrence]]] = []
+    batch = Batch(rows, [], [], [])
     for spec, row, p in planned:
         launching: list[Occurrence] = []
         for occ, catchup in p.launches:
-            decision = _overlap(spec, active.setdefault(spec.workflow_id, []))
-            if decision == "skip":
-                p.skip("overlap", occ, "a previous run was still queued or running "
-                       f"(overlap: {spec.overlap})")
+            if spec.overlap != "allow" and not _admit(spec, p, occ, active, batch.cancel):
                 continue
-            if decision == "cancel":
-                victims = [r["run_id"] for r in active[spec.workflow_id]
-                           if r["run_id"] is not None]
-                cancel.extend(victims)
-                active[spec.workflow_id] = [r for r in active[spec.workflow_id]
-                                            if r["run_id"] is None]
-            runs.append(time_run(spec, int(row["version"]), occ, now=now, catchup=catchup,
-                                 instance=instance))
-            active[spec.workflow_id].append({"run_id": None, "status": "queued",
-                                             "workflow_id": spec.workflow_id})
+            batch.runs.append(time_run(spec, int(row["version"]), occ, now=now,
+                                       catchup=catchup, instance=instance))
             launching.append(occ)
-        owners.append((spec, row, p, launching))
+        batch.owners.append((spec, row, p, launching))
+    return batch
 
-    if cancel:
-        tx.request_cancel(cancel, reason="cancelled by a newer occurrence "
+
+def write(tx: Tx, batch: Batch, now: datetime, report: TickReport) -> None:
+    """Launch the batch's runs, record its skips and advance its schedules, inside ``tx``."""
+    if batch.cancel:
+        tx.request_cancel(batch.cancel, reason="cancelled by a newer occurrence "
                           "(overlap: cancel_previous)", now=now)
-        report.cancel_requested.extend(cancel)
-    results = {r.fire_key: r for r in launch(tx, runs)}
+        report.cancel_requested.extend(batch.cancel)
+    results = {r.fire_key: r for r in launch(tx, batch.runs)}
 
+    skips: list[NewSkip] = []
     advances: list[ScheduleAdvance] = []
-    for spec, row, p, launching in owners:
+    for spec, row, p, launching in batch.owners:
         last_key, last_at = row.get("last_fire_key"), row.get("last_fired_at")
         for occ in launching:
             launched = results[occ.fire_key]
@@ -171,7 +174,13 @@ def process(tx: Tx, rows: list[Row], now: datetime, instance: str | None,
     if skips:
         tx.insert_skips(skips)
     tx.advance_schedules(advances)
-    report.schedules += len(rows)
+    report.schedules += len(batch.rows)
+
+
+def process(tx: Tx, rows: list[Row], now: datetime, instance: str | None,
+            report: TickReport) -> None:
+    """Plan, apply overlap, launch, record skips and advance: all inside ``tx``."""
+    write(tx, prepare(tx, rows, now, instance), now, report)
 
 
 def _list_skips(report: TickReport, spec: ScheduleSpec, group: SkipGroup) -> None:
@@ -184,6 +193,24 @@ def _list_skips(report: TickReport, spec: ScheduleSpec, group: SkipGroup) -> Non
         entry["until"] = iso(group.last.local)
         entry["count"] = group.count
     report.skipped.append(entry)
+
+
+def _admit(spec: ScheduleSpec, p: Plan, occ: Occurrence, active: dict[str, list[Row]],
+           cancel: list[int]) -> bool:
+    """Apply the overlap policy to an occurrence about to launch: False when it is skipped
+    (and recorded so in ``p``); the runs it cancels are added to ``cancel``. ``active`` holds
+    the workflow's queued and running runs, and gains the one about to launch."""
+    runs = active.setdefault(spec.workflow_id, [])
+    decision = _overlap(spec, runs)
+    if decision == "skip":
+        p.skip("overlap", occ, "a previous run was still queued or running "
+               f"(overlap: {spec.overlap})")
+        return False
+    if decision == "cancel":
+        cancel.extend(r["run_id"] for r in runs if r["run_id"] is not None)
+        runs[:] = [r for r in runs if r["run_id"] is None]
+    runs.append({"run_id": None, "status": "queued", "workflow_id": spec.workflow_id})
+    return True
 
 
 def _overlap(spec: ScheduleSpec, active: list[Row]) -> str:
@@ -199,26 +226,84 @@ def _overlap(spec: ScheduleSpec, active: list[Row]) -> str:
 
 def tick(store: Store, now: datetime, *, instance: str | None = None,
          batch_size: int = DEFAULT_BATCH) -> TickReport:
-    """Exactly one pass at ``now``: every schedule due at ``now`` is processed once."""
+    """Exactly one pass at ``now``: every schedule due at ``now`` is processed once.
+
+    The due schedules are claimed ``batch_size`` at a time, in (next_fire_at, workflow_id)
+    order through a keyset cursor, each batch in one transaction. On a store that allows it
+    (:attr:`Store.concurrent_writes`: PostgreSQL) two batches are in flight: while one is
+    written and committed, the next is claimed and planned (see :func:`_tick_overlapped`)."""
     now = now.astimezone(UTC)
     report = TickReport(now)
-    cursor: tuple[datetime, str] | None = None
-    while True:
-        with store.transaction() as tx:
-            rows = tx.claim_due(now, batch_size, after=cursor)
-            if rows:
-                process(tx, rows, now, instance, report)
-        if not rows:
-            break
-        cursor = (rows[-1]["next_fire_at"], rows[-1]["workflow_id"])
-        if len(rows) < batch_size:
-            break
+    if store.concurrent_writes:
+        _tick_overlapped(store, now, instance, batch_size, report)
+    else:
+        _tick_serial(store, now, instance, batch_size, report)
     if report.launched or report.skipped:
         log.info("tick at %s: %d launched, %d skipped, %d duplicate", iso_utc(now),
                  len(report.launched), len(report.skipped), len(report.duplicates),
                  extra={"action": "tick.done", "launched": len(report.launched),
                         "skipped": len(report.skipped), "schedules": report.schedules})
     return report
+
+
+def _tick_serial(store: Store, now: datetime, instance: str | None, batch_size: int,
+                 report: TickReport) -> None:
+    cursor: tuple[datetime, str] | None = None
+    while True:
+        with store.transaction() as tx:
+            rows = tx.claim_due(now, batch_size, after=cursor)
+            if rows:
+                process(tx, rows, now, instance, report)
+        if len(rows) < batch_size:
+            return
+        cursor = (rows[-1]["next_fire_at"], rows[-1]["workflow_id"])
+
+
+def _tick_overlapped(store: Store, now: datetime, instance: str | None, batch_size: int,
+                     report: TickReport) -> None:
+    """The serial loop with two transactions in flight, on two connections.
+
+    The main thread claims a batch and plans it (CPU: the cron engine, payloads); a helper
+    thread then writes it and commits, which mostly waits for the server, while the main
+    thread claims and plans the next batch. So the server's work on one batch overlaps
+    clockwf's work on the next. Each batch is still one transaction, claimed through the same
+    cursor in the same order, and a batch is handed over only once the previous one has
+    committed (its report part is merged in order). An error in either thread rolls back the
+    transaction it was in and is raised once the other batch is done."""
+    cursor: tuple[datetime, str] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clockwf-tick") as writer:
+        pending: Future[TickReport] | None = None
+        while True:
+            with ExitStack() as stack:
+                tx = stack.enter_context(store.transaction())
+                rows = tx.claim_due(now, batch_size, after=cursor)
+                if rows:
+                    batch = prepare(tx, rows, now, instance)
+                    transaction = stack.pop_all()   # ended by _write_and_commit from here on
+            if not rows:
+                break
+            if pending is not None:
+                try:
+                    report.merge(pending.result())
+                except BaseException as exc:
+                    transaction.__exit__(type(exc), exc, exc.__traceback__)   # roll back
+                    raise
+            pending = writer.submit(_write_and_commit, transaction, tx, batch, now)
+            if len(rows) < batch_size:
+                break
+            cursor = (rows[-1]["next_fire_at"], rows[-1]["workflow_id"])
+        if pending is not None:
+            report.merge(pending.result())
+    del report.skipped[MAX_SKIPS_LISTED:]
+
+
+def _write_and_commit(transaction: ExitStack, tx: Tx, batch: Batch,
+                      now: datetime) -> TickReport:
+    """Write a planned batch and end its transaction: commit, or roll back on an error."""
+    part = TickReport(now)
+    with transaction:
+        write(tx, batch, now, part)
+    return part
 
 
 def metadata_of(run: Row) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from clockwf.cli.app import (
 from clockwf.clock import SystemClock, parse_now
 from clockwf.errors import ClockwfError, InvalidInput
 from clockwf.launcher import launched_by
+from clockwf.scheduler import DEFAULT_BATCH
 from clockwf.scheduler import tick as run_tick
 from clockwf.store import open_store
 from clockwf.timeutil import get_zone, iso, iso_utc, parse_duration, parse_instant
@@ -83,8 +84,9 @@ def daemon(
     grace: Annotated[str, typer.Option("--grace", envvar="CLOCKWF_GRACE",
                                        help="On SIGTERM, how long running steps may "
                                             "finish.")] = "30s",
-    batch: Annotated[int, typer.Option("--batch", envvar="CLOCKWF_BATCH", min=1, max=10000,
-                                       help="Schedules claimed per transaction.")] = 500,
+    batch: Annotated[int, typer.Option(
+        "--batch", envvar="CLOCKWF_BATCH", min=1, max=10000,
+        help="Schedules claimed per transaction.")] = DEFAULT_BATCH,
     exit_when_idle: Annotated[bool, typer.Option(
         "--exit-when-idle", help="Exit once nothing is due and no run is queued or "
         "running (demos and batch jobs).")] = False,

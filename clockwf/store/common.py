@@ -118,9 +118,13 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def batch(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
               params: Mapping[str, Any]) -> list[Row]:
-        """Run a query over a whole batch of rows in ONE statement. The backend passes the rows
-        in its own form (PostgreSQL: one array per column, named by the column; SQLite: a JSON
-        array of rows as ``:rows``, values in ``columns`` order) besides ``params``."""
+        """Run the named statement for a whole batch of rows, in the backend's cheapest form.
+
+        PostgreSQL: ONE statement, the rows passed as one array per column (named by the
+        column) besides ``params``; returns the statement's rows. SQLite: the statement is a
+        one-row statement, run once per row with executemany() (SQLite has no round trips to
+        save, and packing the rows into one JSON parameter costs more than the statements); it
+        returns no rows, so an operation that needs some back reads them with a query."""
 
     @abc.abstractmethod
     def script(self, sql: str) -> None:

@@ -23,10 +23,10 @@ SKIP_COLUMNS = ("workflow_id", "fire_key", "scheduled_for", "scheduled_until", "
                 "reason", "detail", "recorded_at")
 ADVANCE_COLUMNS = ("workflow_id", "next_nominal_at", "next_fire_at", "status", "status_reason",
                    "last_fire_key", "last_fired_at", "updated_at", "next_kind")
-_run_values = attrgetter(*RUN_COLUMNS)
+run_values = attrgetter(*RUN_COLUMNS)
 _skip_values = attrgetter(*SKIP_COLUMNS)
 _advance_values = attrgetter(*ADVANCE_COLUMNS)
-_by_fire_key = attrgetter("fire_key")
+by_fire_key = attrgetter("fire_key")
 _by_workflow_id = attrgetter("workflow_id")
 
 # upsert_schedule: columns a caller may leave out, with the value they then take.
@@ -153,17 +153,18 @@ class SqlTx(Tx):
 
     def insert_runs(self, runs: Sequence[NewRun]) -> dict[str, int]:
         # In key order: two transactions inserting overlapping keys then wait on each other in
-        # the same order, and never deadlock (PostgreSQL locks each new unique key).
-        runs = sorted(runs, key=_by_fire_key)
+        # the same order, and never deadlock (PostgreSQL locks each new unique key). SQLite
+        # creates runs its own way (clockwf.store.sqlite.SqliteTx.insert_runs).
+        runs = sorted(runs, key=by_fire_key)
         created: dict[str, int] = {}
         for chunk in iter_chunks(runs, BATCH_SIZE):
-            rows = self.db.batch("insert_runs", RUN_COLUMNS, [_run_values(r) for r in chunk],
+            rows = self.db.batch("insert_runs", RUN_COLUMNS, [run_values(r) for r in chunk],
                                  self._p())
             created.update((row["fire_key"], row["run_id"]) for row in rows)
         return created
 
     def insert_skips(self, skips: Sequence[NewSkip]) -> None:
-        skips = sorted(skips, key=_by_fire_key)  # see insert_runs
+        skips = sorted(skips, key=by_fire_key)  # see insert_runs
         for chunk in iter_chunks(skips, BATCH_SIZE):
             self.db.batch("insert_skips", SKIP_COLUMNS, [_skip_values(s) for s in chunk],
                           self._p())

@@ -23,9 +23,9 @@ from functools import lru_cache, partial
 from typing import Any
 
 from clockwf.errors import StoreError, StoreUnavailable
-from clockwf.store.base import MigrationStatus, Row, Store, Tx
+from clockwf.store.base import MigrationStatus, NewRun, Row, Store, Tx
 from clockwf.store.common import Connector, Migrator, env_number, load_queries
-from clockwf.store.manager import SqlTx
+from clockwf.store.manager import RUN_COLUMNS, SqlTx, by_fire_key, run_values
 
 BUSY_TIMEOUT_ENV = "CLOCKWF_BUSY_TIMEOUT_MS"
 DEFAULT_BUSY_TIMEOUT_MS = 5000
@@ -35,17 +35,20 @@ _BEGIN_WRITE = "BEGIN IMMEDIATE"
 _BEGIN_READ = "BEGIN"
 
 
-@lru_cache(maxsize=1 << 14)
 def utc_text(dt: datetime) -> str:
-    """An aware datetime as the stored text: ``2027-03-14T07:00:00.000000Z``.
+    """An aware datetime as the stored text: ``2027-03-14T07:00:00.000000Z``."""
+    if dt.tzinfo is UTC:
+        return _utc_text(dt)
+    if dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt!r}: the store needs aware UTC datetimes")
+    return _utc_text(dt.astimezone(UTC))
 
-    Cached: a batch repeats the same instants (one ``now``, fires on the same minute), and
-    the conversion is a third of the cost of a bulk insert. Equal instants in any zone are
-    equal keys and have the same text."""
-    if dt.tzinfo is not UTC:
-        if dt.utcoffset() is None:
-            raise ValueError(f"naive datetime {dt!r}: the store needs aware UTC datetimes")
-        dt = dt.astimezone(UTC)
+
+@lru_cache(maxsize=1 << 14)
+def _utc_text(dt: datetime) -> str:
+    """Cached: a batch repeats the same instants (one ``now``, fires on the same minute), and
+    the conversion is a third of the cost of a bulk insert. Only UTC datetimes are keys: two
+    datetimes in one zone that differ only in ``fold`` compare and hash equal."""
     return dt.isoformat(timespec="microseconds")[:26] + "Z"  # drop "+00:00"
 
 
@@ -77,6 +80,15 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
     return dict(zip([column[0] for column in cursor.description], row, strict=True))
 
 
+def _bind_row(common: dict[str, Any], columns: Sequence[str],
+              values: Sequence[Any]) -> dict[str, Any]:
+    """The parameters of one row of a batch: the row's columns plus the common ones."""
+    bound = dict(zip(columns, [utc_text(v) if isinstance(v, datetime) else v for v in values],
+                     strict=True))
+    bound.update(common)
+    return bound
+
+
 def split_script(script: str) -> list[str]:
     """The statements of a SQL script (sqlite3 runs one statement per call, and its
     executescript() would commit the open transaction first)."""
@@ -102,10 +114,20 @@ class SqliteConnector(Connector):
         self.store = store
 
     def all(self, name: str, params: Mapping[str, Any]) -> list[Row]:
+        # Plain tuples, made into dicts here: the column names are read once per query rather
+        # than once per row (the connection's row factory does that), which a claim of
+        # hundreds of wide schedule rows notices.
+        cursor = self.conn.cursor()
+        cursor.row_factory = None
         try:
-            return self.conn.execute(self.queries[name], _bind(params)).fetchall()
+            cursor.execute(self.queries[name], _bind(params))
+            rows = cursor.fetchall()
         except sqlite3.Error as exc:
             raise self.store.map_error(exc) from exc
+        if not rows:
+            return []
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def execute(self, name: str, params: Mapping[str, Any]) -> int:
         try:
@@ -115,12 +137,14 @@ class SqliteConnector(Connector):
 
     def batch(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
               params: Mapping[str, Any]) -> list[Row]:
-        bound = _bind(params)
-        bound["rows"] = json.dumps(rows, default=_json_default)
+        """executemany() of the one-row statement ``name``; returns no rows (see Connector)."""
+        common = _bind(params)
         try:
-            return self.conn.execute(self.queries[name], bound).fetchall()
+            self.conn.executemany(self.queries[name],
+                                  (_bind_row(common, columns, row) for row in rows))
         except sqlite3.Error as exc:
             raise self.store.map_error(exc) from exc
+        return []
 
     def script(self, sql: str) -> None:
         try:
@@ -128,6 +152,23 @@ class SqliteConnector(Connector):
                 self.conn.execute(statement)
         except sqlite3.Error as exc:
             raise self.store.map_error(exc) from exc
+
+
+class SqliteTx(SqlTx):
+    """The SQLite transaction: the shared operations, and its own way of creating runs."""
+
+    def insert_runs(self, runs: Sequence[NewRun]) -> dict[str, int]:
+        # The batch is one executemany() of a one-row INSERT (the cheapest way to write many
+        # rows into SQLite), which returns no rows. The runs it created are read back instead:
+        # this transaction holds the database's write lock (BEGIN IMMEDIATE) and run_id is
+        # AUTOINCREMENT, so they are exactly the runs above the high-water mark read before.
+        # In fire-key order, as the contract asks (run ids follow it).
+        runs = sorted(runs, key=by_fire_key)
+        high = self.db.one("runs_high_water", self._p())
+        assert high is not None
+        self.db.batch("insert_runs", RUN_COLUMNS, [run_values(r) for r in runs], self._p())
+        created = self.db.all("runs_created_after", self._p(run_id=high["run_id"]))
+        return {row["fire_key"]: row["run_id"] for row in created}
 
 
 class SqliteStore(Store):
@@ -243,12 +284,12 @@ class SqliteStore(Store):
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         with self._begin(_BEGIN_WRITE) as db:
-            yield SqlTx(db, self.ns)
+            yield SqliteTx(db, self.ns)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
         with self._begin(_BEGIN_READ) as db:
-            yield SqlTx(db, self.ns)
+            yield SqliteTx(db, self.ns)
 
     # -- the rest of the contract -------------------------------------------------------------
     def migration_status(self) -> MigrationStatus:

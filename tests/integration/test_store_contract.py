@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -295,6 +296,28 @@ def test_insert_runs_in_many_batches(store: Store) -> None:
         created = tx.insert_runs(runs)
         assert tx.insert_runs(runs[1000:1500]) == {}
     assert len(created) == 2500 and len(set(created.values())) == 2500
+
+
+def test_insert_runs_reports_the_ids_it_created(store: Store,
+                                                open_stores: Callable[..., Store]) -> None:
+    """The ids returned are the stored ones, whatever else the runs table holds: runs of another
+    namespace created before and after, and the highest runs deleted (ids are never reused)."""
+    neighbour = open_stores(store.ns + "-other")
+    make_runs(neighbour, *[new_run(f"manual:n:{i}", "n", trigger="manual") for i in range(5)])
+    first = make_runs(store, new_run("recurring:wf:1"), new_run("recurring:wf:2"))
+    make_runs(neighbour, new_run("manual:n:9", "n", trigger="manual"))
+    with store.transaction() as tx:   # the newest runs finish and are pruned
+        tx.claim_runs(owner="w1", now=T0, lease_until=at(60), limit=10)
+        for run_id in first:
+            tx.finish_run(run_id, owner="w1", status="succeeded", error=None, now=T0)
+        assert tx.prune(before=at(1), dry_run=False)["runs"] == 2
+    with store.transaction() as tx:
+        created = tx.insert_runs([new_run("recurring:wf:3"), new_run("recurring:wf:1"),
+                                  new_run("manual:n:0", trigger="manual")])
+    with store.read() as tx:
+        stored = {r["fire_key"]: r["run_id"] for r in tx.runs_by_fire_keys(list(created))}
+    assert created == stored and len(created) == 3
+    assert min(created.values()) > max(first)
 
 
 def test_run_round_trip(store: Store) -> None:

@@ -177,7 +177,11 @@ SELECT counter FROM change_counters WHERE namespace = %(ns)s
 
 -- name: claim_due
 -- One range scan of schedules_due; rows another daemon holds are skipped, not waited for.
-SELECT * FROM schedules
+-- The columns are what a tick reads: the schedule's definition, next occurrence, last fire.
+SELECT workflow_id, version, trigger_type, cron, timezone, run_at, dst_gap, dst_fold, jitter_s,
+       catchup, catchup_window_s, grace_s, max_catchup, overlap, next_nominal_at, next_kind,
+       next_fire_at, last_fire_key, last_fired_at
+FROM schedules
 WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at <= %(now)s
 ORDER BY next_fire_at, workflow_id
 LIMIT %(limit)s
@@ -185,7 +189,10 @@ FOR UPDATE SKIP LOCKED
 
 -- name: claim_due_after
 -- The next page: the row comparison is the lower bound of the same index range.
-SELECT * FROM schedules
+SELECT workflow_id, version, trigger_type, cron, timezone, run_at, dst_gap, dst_fold, jitter_s,
+       catchup, catchup_window_s, grace_s, max_catchup, overlap, next_nominal_at, next_kind,
+       next_fire_at, last_fire_key, last_fired_at
+FROM schedules
 WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at <= %(now)s
   AND (next_fire_at, workflow_id) > (%(after_at)s::timestamptz, %(after_id)s::text)
 ORDER BY next_fire_at, workflow_id

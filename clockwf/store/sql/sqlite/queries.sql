@@ -2,8 +2,9 @@
 -- Parameters are bound (:name); :ns is the namespace and is given to every query.
 -- Times are bound as fixed-width UTC text and read back through the UTCTIME converter.
 -- List parameters (:run_ids, :workflow_ids ...) arrive as a JSON array: json_each(:x).
--- Bulk queries get their rows as one JSON array :rows of arrays, values in the order of the
--- column tuples in clockwf/store/manager.py (RUN_COLUMNS, SKIP_COLUMNS, ADVANCE_COLUMNS).
+-- Bulk writes (insert_runs, insert_skips, advance_schedules) are one-row statements that the
+-- connector runs once per row with executemany(): in SQLite, which has no round trips to save,
+-- that is cheaper than one statement over the rows packed into JSON.
 
 -- ---------------------------------------------------------------------------------------------
 -- connection and migrations
@@ -157,14 +158,21 @@ SELECT counter FROM change_counters WHERE namespace = :ns
 
 -- name: claim_due
 -- One range scan of schedules_due. The caller's BEGIN IMMEDIATE is the lock.
-SELECT * FROM schedules
+-- The columns are what a tick reads: the schedule's definition, next occurrence, last fire.
+SELECT workflow_id, version, trigger_type, cron, timezone, run_at, dst_gap, dst_fold, jitter_s,
+       catchup, catchup_window_s, grace_s, max_catchup, overlap, next_nominal_at, next_kind,
+       next_fire_at, last_fire_key, last_fired_at
+FROM schedules
 WHERE namespace = :ns AND status = 'scheduled' AND next_fire_at <= :now
 ORDER BY next_fire_at, workflow_id
 LIMIT :limit
 
 -- name: claim_due_after
 -- The next page: the row value comparison is the lower bound of the same index range.
-SELECT * FROM schedules
+SELECT workflow_id, version, trigger_type, cron, timezone, run_at, dst_gap, dst_fold, jitter_s,
+       catchup, catchup_window_s, grace_s, max_catchup, overlap, next_nominal_at, next_kind,
+       next_fire_at, last_fire_key, last_fired_at
+FROM schedules
 WHERE namespace = :ns AND status = 'scheduled' AND next_fire_at <= :now
   AND (next_fire_at, workflow_id) > (:after_at, :after_id)
 ORDER BY next_fire_at, workflow_id
@@ -184,47 +192,46 @@ ORDER BY next_fire_at, workflow_id
 LIMIT :limit
 
 -- name: insert_runs
--- The fire key is claimed by this very statement: a key already taken returns nothing.
--- (WHERE true: SQLite needs it to read ON CONFLICT after INSERT ... SELECT.)
+-- One run; the connector runs it once per run of a batch (executemany). The fire key is claimed
+-- by this very statement: a key already taken inserts nothing. executemany returns no rows, so
+-- the runs created are read back with runs_created_after (see SqliteTx.insert_runs).
 INSERT INTO runs (namespace, fire_key, workflow_id, workflow_version, trigger_type,
                   scheduled_for, due_at, status, serial, payload, metadata, created_at)
-SELECT :ns, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4,
-       r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8, r.value ->> 9, r.value ->> 10
-FROM json_each(:rows) AS r
-WHERE true
+VALUES (:ns, :fire_key, :workflow_id, :workflow_version, :trigger_type, :scheduled_for,
+        :due_at, :status, :serial, :payload, :metadata, :created_at)
 ON CONFLICT (namespace, fire_key) DO NOTHING
-RETURNING fire_key, run_id
+
+-- name: runs_high_water
+-- The highest run_id ever given (AUTOINCREMENT never gives a lower one again).
+SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'runs'), 0) AS run_id
+
+-- name: runs_created_after
+-- The runs above a high-water mark, in id order: a rowid range, not a scan. (No namespace
+-- condition: it could make the planner walk a namespace index instead. The caller holds the
+-- write lock, so every run above the mark is one it just created, in its own namespace.)
+SELECT fire_key, run_id FROM runs WHERE run_id > :run_id ORDER BY run_id
 
 -- name: insert_skips
+-- One skip record, run once per record of a batch (executemany).
 INSERT INTO skipped_occurrences (namespace, workflow_id, fire_key, scheduled_for,
                                  scheduled_until, occurrences, reason, detail, recorded_at)
-SELECT :ns, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4,
-       r.value ->> 5, r.value ->> 6, r.value ->> 7
-FROM json_each(:rows) AS r
-WHERE true
+VALUES (:ns, :workflow_id, :fire_key, :scheduled_for, :scheduled_until, :occurrences, :reason,
+        :detail, :recorded_at)
 ON CONFLICT (namespace, fire_key, reason) DO NOTHING
 
 -- name: advance_schedules
+-- One schedule, run once per schedule of a batch (executemany): a primary-key update.
 -- A null last_fire_key / last_fired_at keeps the stored one (a pass that launched nothing).
-WITH a AS MATERIALIZED (
-    SELECT r.value ->> 0 AS workflow_id, r.value ->> 1 AS next_nominal_at,
-           r.value ->> 2 AS next_fire_at, r.value ->> 3 AS status,
-           r.value ->> 4 AS status_reason, r.value ->> 5 AS last_fire_key,
-           r.value ->> 6 AS last_fired_at, r.value ->> 7 AS updated_at,
-           r.value ->> 8 AS next_kind
-    FROM json_each(:rows) AS r
-)
 UPDATE schedules
-SET next_nominal_at = a.next_nominal_at,
-    next_kind = a.next_kind,
-    next_fire_at = a.next_fire_at,
-    status = a.status,
-    status_reason = a.status_reason,
-    last_fire_key = coalesce(a.last_fire_key, schedules.last_fire_key),
-    last_fired_at = coalesce(a.last_fired_at, schedules.last_fired_at),
-    updated_at = a.updated_at
-FROM a
-WHERE schedules.namespace = :ns AND schedules.workflow_id = a.workflow_id
+SET next_nominal_at = :next_nominal_at,
+    next_kind = :next_kind,
+    next_fire_at = :next_fire_at,
+    status = :status,
+    status_reason = :status_reason,
+    last_fire_key = coalesce(:last_fire_key, last_fire_key),
+    last_fired_at = coalesce(:last_fired_at, last_fired_at),
+    updated_at = :updated_at
+WHERE namespace = :ns AND workflow_id = :workflow_id
 
 -- name: active_runs
 -- Named index: without statistics SQLite would walk the workflow's whole history instead.
