@@ -36,6 +36,7 @@ BACKOFF_START = 1.0
 BACKOFF_CAP = 30.0
 HEARTBEAT_EVERY = 5.0
 WAIT_SLICE = 1.0
+CLOCK_JUMP_S = 300.0   # the wall clock running this much ahead of elapsed time is a jump
 
 
 def instance_name() -> str:
@@ -112,7 +113,8 @@ class Daemon:
         self.stop_event = threading.Event()
         self.started_at = self.clock.now()
         self.last_tick_at: datetime | None = None
-        self._last_now: datetime | None = None
+        self._last_now: datetime | None = None    # the clock at the previous tick
+        self._last_mono: float | None = None      # time.monotonic() then
         self._last_heartbeat = 0.0
         self._counter: int | None = None
         self._executor: Any = None
@@ -152,6 +154,8 @@ class Daemon:
             self._start_executor()
         ready = False
         backoff = BACKOFF_START
+        failing_since: float | None = None   # monotonic time of the first failed tick
+        failure = "store"                    # store (unavailable) | tick (any other error)
         deadline = (time.monotonic() + self.options.run_for) if self.options.run_for else None
         try:
             while not self.stopping:
@@ -162,6 +166,13 @@ class Daemon:
                     if not ready:
                         self.notify.send("READY=1", f"STATUS={self._status(report)}")
                         ready = True
+                    if failing_since is not None:
+                        outage = time.monotonic() - failing_since
+                        log.info("ticking again after %.1f s of failures: missed occurrences "
+                                 "were caught up by their policy", outage,
+                                 extra={"action": f"{failure}.recovered", "outage_s": outage,
+                                        "launched": len(report.launched)})
+                        failing_since = None
                     backoff = BACKOFF_START
                     if self.options.exit_when_idle and self._idle():
                         log.info("nothing due and no run queued or running: exiting",
@@ -169,6 +180,7 @@ class Daemon:
                         break
                     self._sleep_until_due()
                 except StoreUnavailable as exc:
+                    failing_since, failure = failing_since or time.monotonic(), "store"
                     log.error("store unavailable: %s (retrying in %.0f s)", exc.message,
                               backoff, extra={"action": "store.unavailable",
                                               "retry_in": backoff})
@@ -177,8 +189,19 @@ class Daemon:
                     self._wait(backoff)
                     backoff = min(backoff * 2, BACKOFF_CAP)
                 except ClockwfError as exc:
+                    failing_since, failure = failing_since or time.monotonic(), "tick"
                     log.error("tick failed: %s (retrying in %.0f s)", exc.message, backoff,
                               extra={"action": "tick.failed"})
+                    self._wait(backoff)
+                    backoff = min(backoff * 2, BACKOFF_CAP)
+                except Exception:
+                    # A bug, or a row no code path expected: dying would take the running steps
+                    # down with the daemon and a restart would meet the same error. Say so
+                    # loudly and retry with backoff, like an outage; `clockwf status` reports
+                    # the schedules that fall behind meanwhile.
+                    failing_since, failure = failing_since or time.monotonic(), "tick"
+                    log.exception("tick failed unexpectedly (retrying in %.0f s)", backoff,
+                                  extra={"action": "tick.error", "retry_in": backoff})
                     self._wait(backoff)
                     backoff = min(backoff * 2, BACKOFF_CAP)
         finally:
@@ -187,13 +210,23 @@ class Daemon:
 
     def tick_once(self) -> TickReport:
         now = self.clock.now()
-        if self._last_now is not None and now < self._last_now - timedelta(seconds=1):
+        mono = time.monotonic()
+        last, last_mono = self._last_now, self._last_mono
+        if last is not None and now < last - timedelta(seconds=1):
+            # Warned once per jump (compared with the previous tick, not the latest instant
+            # ever seen): while the clock catches up nothing is due, and ticks stay quiet.
             log.warning("the clock moved backward by %s (from %s to %s); occurrences already "
-                        "launched are not launched again", self._last_now - now,
-                        iso_utc(self._last_now), iso_utc(now),
-                        extra={"action": "clock.backward",
-                               "seconds": (self._last_now - now).total_seconds()})
-        self._last_now = now if self._last_now is None else max(now, self._last_now)
+                        "launched are not launched again", last - now, iso_utc(last),
+                        iso_utc(now), extra={"action": "clock.backward",
+                                             "seconds": (last - now).total_seconds()})
+        elif last is not None and last_mono is not None:
+            ahead = (now - last).total_seconds() - (mono - last_mono)
+            if ahead > CLOCK_JUMP_S:
+                log.warning("the clock moved forward by %s more than time passed (from %s to "
+                            "%s); missed occurrences are caught up by their policy",
+                            timedelta(seconds=round(ahead)), iso_utc(last), iso_utc(now),
+                            extra={"action": "clock.forward", "seconds": ahead})
+        self._last_now, self._last_mono = now, mono
         report = tick(self.store, now, instance=self.instance,
                       batch_size=self.options.batch_size)
         self.ticks += 1
@@ -247,7 +280,12 @@ class Daemon:
         self._wait(max(seconds, 0.0), watch_changes=True)
 
     def _wait(self, seconds: float, watch_changes: bool = False) -> None:
-        """Sleep in short slices so that signals, the watchdog and publishes are noticed."""
+        """Sleep in short slices so that signals, the watchdog and publishes are noticed.
+
+        A store failure while sleeping until due (``watch_changes``) ends the sleep: the next
+        tick meets it and reports it. While backing off after a failure it does not: the
+        backoff is what the log announced. Either way it never escapes from here (this runs
+        inside the loop's error handlers)."""
         end = time.monotonic() + seconds
         while not self.stopping:
             remaining = end - time.monotonic()
@@ -258,7 +296,7 @@ class Daemon:
             if watch_changes:
                 try:
                     counter = self.store.wait_for_change(self._counter, slice_)
-                except StoreUnavailable:
+                except Exception:
                     return
                 if self._counter is not None and counter != self._counter:
                     self._counter = counter
@@ -269,8 +307,9 @@ class Daemon:
                 time.sleep(min(slice_, 0.2))
             try:
                 self._heartbeat(self.clock.now())
-            except StoreUnavailable:
-                return
+            except Exception:
+                if watch_changes:
+                    return
 
     # -- executor -----------------------------------------------------------------------------
     def _start_executor(self) -> None:

@@ -393,7 +393,13 @@ class Executor:
 
     def _sweep(self) -> None:
         now = self.clock.now()
+        with self._lock:
+            ours = [c.run_id for c in self._active.values() if not c.lost]
         with self.store.transaction() as tx:
+            if ours:
+                # Ours first, at the same instant: a sweep must never expire this executor's
+                # own live runs, however far the wall clock jumped since the renewer last ran.
+                tx.renew_leases(owner=self.owner, run_ids=ours, lease_until=now + self.lease)
             expired = tx.expire_leases(now)
         for run_id in expired:
             log.warning("run %s interrupted: its executor stopped renewing its lease", run_id,

@@ -62,3 +62,13 @@ def setup(fmt: str = "human", level: str = "info") -> None:
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     root.propagate = False
+    # Libraries log too: psycopg_pool warns "error connecting" at every reconnection attempt.
+    # Left alone, Python's last-resort handler prints those as bare text among the JSON lines.
+    # Through our handler they keep the format; below ERROR only when debugging, since clockwf
+    # reports an outage itself (store.unavailable, with its backoff).
+    library = logging.getLogger("psycopg")
+    for old in list(library.handlers):
+        library.removeHandler(old)
+    library.addHandler(handler)
+    library.setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.ERROR)
+    library.propagate = False

@@ -10,7 +10,7 @@ its line and column. Checks that depend on the clock (run_at in the past) or onl
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -36,6 +36,10 @@ ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TriggerType = Literal["manual", "event", "schedule", "recurring"]
 TRIGGER_TYPES: tuple[str, ...] = ("manual", "event", "schedule", "recurring")
 PAYLOAD_SCHEMA = "WorkflowClockTrigger.v1"
+# run_at must lie in [MIN, MAX) (UTC years): far enough for anyone, and with room for jitter and
+# windows (at most ten years) before datetime arithmetic would overflow at year 1 or 9999.
+MIN_RUN_AT_YEAR = 1900
+MAX_RUN_AT_YEAR = 9000
 
 
 class FieldProblem(ValueError):
@@ -146,6 +150,18 @@ class ScheduleTrigger(_Model):
 
     def instant(self) -> datetime:
         """The one instant this trigger names (aware)."""
+        try:
+            dt = self._instant()
+            year = dt.astimezone(UTC).year
+        except OverflowError:  # 0001-01-01T00:00+05:00 or 9999-12-31T23:00-05:00 in UTC
+            year = 0
+        if not MIN_RUN_AT_YEAR <= year < MAX_RUN_AT_YEAR:
+            raise FieldProblem(
+                f"run_at {self.run_at!r} is out of range: clockwf takes dates from the year "
+                f"{MIN_RUN_AT_YEAR} to the year {MAX_RUN_AT_YEAR - 1}", ("run_at",))
+        return dt
+
+    def _instant(self) -> datetime:
         from clockwf.timeutil import localize
 
         text = self.run_at.strip()

@@ -12,9 +12,14 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from clockwf.errors import DurationError, InvalidInput, TimezoneError
 
-_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# ASCII digits only: \d would also take other scripts' digits ("١٠s").
+_DURATION_RE = re.compile(r"^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
 _UNIT_SECONDS = (86400, 3600, 60, 1)
 DURATION_HELP = "a duration such as 90s, 10m, 1h30m or 2d (units d, h, m, s, largest first)"
+# The longest duration taken anywhere (ten years): far beyond any sensible jitter, window or
+# timeout, and small enough that instant arithmetic never overflows and every store column
+# (PostgreSQL INTEGER seconds) holds it.
+MAX_DURATION = timedelta(days=3650)
 
 
 def parse_duration(text: str | int) -> timedelta:
@@ -31,7 +36,13 @@ def parse_duration(text: str | int) -> timedelta:
     m = _DURATION_RE.match(s)
     if not s or m is None or not any(m.groups()):
         raise DurationError(f"expected {DURATION_HELP}, got {text!r}")
+    too_long = DurationError(f"{text!r} is longer than {MAX_DURATION.days}d (ten years), the "
+                             "longest duration clockwf takes")
+    if any(g is not None and len(g) > 12 for g in m.groups()):
+        raise too_long  # before int(): thousands of digits would be slow or refused
     seconds = sum(int(g) * u for g, u in zip(m.groups(), _UNIT_SECONDS, strict=True) if g)
+    if seconds > MAX_DURATION.total_seconds():
+        raise too_long
     return timedelta(seconds=seconds)
 
 
@@ -152,14 +163,27 @@ def iso_utc(dt: datetime | None) -> str | None:
     """``2027-03-14T07:00:00Z`` form of an instant."""
     if dt is None:
         return None
-    u = dt.astimezone(UTC)
-    text = u.isoformat(timespec="microseconds" if u.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
+    return _iso_utc(dt.astimezone(UTC))
 
 
 def fire_key_instant(dt: datetime) -> str:
     """The instant part of a fire key: UTC, whole seconds, ``YYYY-MM-DDTHH:MM:SSZ``."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _fire_key_instant(dt.astimezone(UTC))
+
+
+# Cached: a tick formats the same few instants (its ``now``, the minute most schedules fire at)
+# for every run it launches. Only UTC datetimes are keys: two datetimes in the same zone that
+# differ only in ``fold`` (the two passes of a repeated hour) compare and hash equal.
+
+@functools.lru_cache(maxsize=4096)
+def _iso_utc(u: datetime) -> str:
+    text = u.isoformat(timespec="microseconds" if u.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+@functools.lru_cache(maxsize=4096)
+def _fire_key_instant(u: datetime) -> str:
+    return u.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def utc(dt: datetime) -> datetime:

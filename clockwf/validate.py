@@ -121,9 +121,10 @@ def validate_source(source: bytes | str, path: str, now: datetime, *, strict: bo
     data = loaded.data
     if not isinstance(data, dict):
         got = "an empty file" if data is None else _describe(data)
+        where = loaded.positions.value(()) or yamlload.Position(1, 1)  # the document's start
         report.errors = [Diagnostic(
             f"a workflow definition is a mapping with at least id and steps; got {got}",
-            1, 1, None, path)]
+            where.line, where.column, None, path)]
         return report
     ident = data.get("id")
     if isinstance(ident, str) and re.fullmatch(ID_PATTERN, ident):

@@ -20,6 +20,7 @@ Deliberate departures from a plain ``yaml.safe_load``:
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Iterator
@@ -46,6 +47,16 @@ _MAP, _SEQ, _MERGE = _YAML_TAG + "map", _YAML_TAG + "seq", _YAML_TAG + "merge"
 _TIMESTAMP = _YAML_TAG + "timestamp"
 _SCALAR_TAGS = frozenset(_YAML_TAG + t for t in ("str", "int", "float", "bool", "null", "value"))
 _CONSTRUCTOR = SafeConstructor()
+_TAG_WHAT = {_YAML_TAG + "int": "an integer", _YAML_TAG + "float": "a number",
+             _YAML_TAG + "bool": "true or false", _YAML_TAG + "null": "null"}
+# NUL and lone surrogates: only double-quoted escapes ("\0", "\ud800") produce them. PostgreSQL
+# text cannot store NUL, no command line can carry it, and a surrogate cannot even be printed.
+_UNSAFE_CHAR = re.compile("[\x00\ud800-\udfff]")
+_MAX_INT = 2**63 - 1   # no field takes more; beyond it a number is a mistake (or an attack)
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 @dataclass(frozen=True)
@@ -133,6 +144,11 @@ def format_path(path: YamlPath) -> str | None:
     return out or None
 
 
+# UTF-32 first: its little-endian mark begins with UTF-16's.
+_FOREIGN_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                 (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+
+
 def read_capped(stream: BinaryIO) -> bytes:
     """Read at most :data:`MAX_BYTES` + 1 bytes, enough to tell that a file is too large."""
     return stream.read(MAX_BYTES + 1)
@@ -152,6 +168,10 @@ def decode(data: bytes | str, path: str | None = None) -> str:
                              "definition (one workflow per file)")
     if isinstance(data, str):
         return data.removeprefix("\ufeff")
+    for bom, encoding in _FOREIGN_BOMS:
+        if data.startswith(bom):
+            raise _invalid(path, f"the file is {encoding} (it starts with a {encoding} "
+                                 "byte-order mark): save it as UTF-8", 1, 1)
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
@@ -234,7 +254,8 @@ class _Loader(yaml.SafeLoader):
 
 
 class _MultipleDocuments(yaml.MarkedYAMLError):
-    pass
+    MESSAGE = ("one workflow per file: a second YAML document starts here (split it into its "
+               "own file)")
 
 
 def _compose(text: str) -> Node | None:
@@ -246,10 +267,8 @@ def _compose(text: str) -> Node | None:
             root = loader.compose_document()
         if not loader.check_event(yaml.StreamEndEvent):
             event = loader.get_event()  # type: ignore[no-untyped-call]
-            raise _MultipleDocuments(
-                problem="one workflow per file: a second YAML document starts here "
-                        "(split it into its own file)",
-                problem_mark=event.start_mark)
+            raise _MultipleDocuments(problem=_MultipleDocuments.MESSAGE,
+                                     problem_mark=event.start_mark)
         return root
     finally:
         loader.dispose()
@@ -309,13 +328,48 @@ class _Walker:
 
     def scalar(self, node: ScalarNode, path: YamlPath) -> Any:
         if node.tag == _TIMESTAMP:
-            return node.value
+            return self.text(node, path)
         if node.tag not in _SCALAR_TAGS:
             self.refuse_tag(node, path)
             return None
         if node.tag.endswith((":str", ":value")):
-            return node.value
-        return _CONSTRUCTOR.yaml_constructors[node.tag](_CONSTRUCTOR, node)
+            return self.text(node, path)
+        try:
+            value = _CONSTRUCTOR.yaml_constructors[node.tag](_CONSTRUCTOR, node)
+        except (ValueError, KeyError, TypeError, OverflowError):
+            # An explicit tag on a value it does not fit (!!int abc, !!bool maybe), or an integer
+            # beyond Python's digit limit: PyYAML's constructor raises a bare error.
+            self.problem(self.unreadable(node), node.start_mark, path)
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_INT:
+            # 0xfff...: hexadecimal escapes the digit limit, and the number could not even be
+            # printed in a message later.
+            self.problem(f"{_short(node.value)} is far too large a number (at most "
+                         f"{_MAX_INT})", node.start_mark, path)
+            return None
+        return value
+
+    def unreadable(self, node: ScalarNode) -> str:
+        what = _TAG_WHAT.get(node.tag, "a plain value")
+        if node.tag == _YAML_TAG + "int" and len(node.value) > 40:
+            return f"{_short(node.value)} is far too large a number (at most {_MAX_INT})"
+        return f"{_short(node.value)} cannot be read as {what} (it is tagged {_tag_name(node.tag)})"
+
+    def text(self, node: ScalarNode, path: YamlPath) -> str:
+        """A string value or key, refusing characters no file, store or command can carry."""
+        value: str = node.value
+        bad = _UNSAFE_CHAR.search(value)
+        if bad is not None:
+            char = bad.group()
+            if char == "\0":
+                message = ("a NUL character (\\0) is not allowed in a workflow definition: "
+                           "no command, header or store can carry it (remove the \\0 escape)")
+            else:
+                message = (f"\\u{ord(char):04x} is a lone surrogate, not a character: it is "
+                           "not allowed in a workflow definition (write the character itself, "
+                           "or escape it whole, as in \\U0001F600)")
+            self.problem(message, node.start_mark, path)
+        return value
 
     def mapping(self, node: MappingNode, path: YamlPath, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -334,6 +388,9 @@ class _Walker:
                 self.refuse_tag(key_node, path)
                 continue
             name = key_node.value
+            if _UNSAFE_CHAR.search(name):
+                self.text(key_node, path)  # reported at the mapping: the key cannot be shown
+                continue
             key_pos = Position.of(key_node.start_mark)
             if name in first_line:
                 self.problem(
@@ -397,6 +454,9 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, path: str | None) -> Def
     problem = (exc.problem or exc.context or "syntax error").strip()
     if isinstance(exc, _MultipleDocuments):
         message = problem
+    elif problem.startswith("expected '<document start>'"):
+        # Content after a document end marker (...): a second document without its ---.
+        message = _MultipleDocuments.MESSAGE
     else:
         message = f"invalid YAML: {problem}"
         if exc.context and exc.problem and exc.context_mark is not None:

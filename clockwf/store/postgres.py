@@ -1,8 +1,10 @@
 """The PostgreSQL store: psycopg 3, a small connection pool, LISTEN/NOTIFY for wake-ups.
 
 Settings from the environment: ``CLOCKWF_PG_POOL_SIZE`` (most connections in the pool, default
-4) and ``CLOCKWF_PG_TIMEOUT`` (seconds to connect, or to wait for a pooled connection, default
-10). A dead pooled connection (the server restarted) is replaced when next taken.
+4) and ``CLOCKWF_PG_TIMEOUT`` (seconds to connect, default 10). A dead pooled connection (the
+server restarted) is replaced when next taken. A transaction waits at most ``POOL_WAIT_S`` for a
+pooled connection and then connects directly: so an outage is reported at once and a restarted
+server is used as soon as it answers, whatever the pool's reconnection backoff.
 
 Every pooled connection runs in autocommit mode with the session time zone set to UTC, so
 timestamptz values come back as aware UTC datetimes; each store transaction is an explicit
@@ -33,6 +35,7 @@ POOL_SIZE_ENV = "CLOCKWF_PG_POOL_SIZE"
 TIMEOUT_ENV = "CLOCKWF_PG_TIMEOUT"
 DEFAULT_POOL_SIZE = 4
 DEFAULT_TIMEOUT_S = 10.0
+POOL_WAIT_S = 1.0   # longest wait for a pooled connection before connecting directly
 
 PgConnection = psycopg.Connection[DictRow]
 
@@ -154,27 +157,41 @@ class PostgresStore(Store):
     @contextmanager
     def _begin(self, *, lock_migrations: bool = False) -> Iterator[PgConnector]:
         try:
-            with self.pool.connection() as conn, conn.transaction():
+            with self._connection() as conn, conn.transaction():
                 db = PgConnector(conn, self._queries, self)
                 if lock_migrations:
                     db.all("lock_migrations", {})
                 yield db
-        except PoolTimeout as exc:  # (pool errors are psycopg errors too: catch them first)
-            raise self._pool_timeout() from exc
-        except PoolClosed as exc:
+        except PoolClosed as exc:  # (pool errors are psycopg errors too: catch them first)
             raise StoreError(f"the store {self.url} is closed") from exc
         except psycopg.Error as exc:
             raise self.map_error(exc) from exc
 
-    def _pool_timeout(self) -> StoreError:
-        """No pooled connection within the timeout: find out why with a direct attempt."""
+    @contextmanager
+    def _connection(self) -> Iterator[PgConnection]:
+        """A pooled connection; when the pool has none within POOL_WAIT_S, a direct one.
+
+        The pool waits for its own reconnection attempts, which back off exponentially (to a
+        minute and more) while the server is down. Asking the server directly instead fails
+        at once while it is down (so an outage is reported in about a second, not after the
+        pool timeout), and succeeds as soon as it is back (so a daemon recovers then, not at
+        the pool's next attempt). The direct connection is closed after the transaction."""
+        conn: PgConnection | None
         try:
-            self._connect().close()
-        except StoreError as exc:
-            return exc
-        return StoreUnavailable(
-            f"no free connection to PostgreSQL at {self.where} within {self.timeout:.0f} s "
-            f"(pool of {self.pool.max_size}; raise {POOL_SIZE_ENV})")
+            conn = self.pool.getconn(timeout=min(self.timeout, POOL_WAIT_S))
+        except PoolTimeout:
+            conn = None
+        if conn is None:
+            direct = self._connect()   # StoreUnavailable, with the server's reason, when down
+            try:
+                yield direct
+            finally:
+                direct.close()
+            return
+        try:
+            yield conn
+        finally:
+            self.pool.putconn(conn)   # a broken connection is discarded, not reused
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -226,6 +243,10 @@ class PostgresStore(Store):
         if self._listener is not None:
             self._listener.close()
             self._listener = None
+
+    @property
+    def concurrent_writes(self) -> bool:
+        return self.pool.max_size >= 2   # (two transactions, two pooled connections)
 
     def close(self) -> None:
         with self._listen_lock:
