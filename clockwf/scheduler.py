@@ -28,11 +28,12 @@ from clockwf.schedule import (
     plan,
 )
 from clockwf.store.base import NewRun, NewSkip, Row, ScheduleAdvance, Store, Tx
-from clockwf.timeutil import iso, iso_utc
+from clockwf.timeutil import format_duration, iso, iso_utc
 
 log = logging.getLogger("clockwf.scheduler")
 
 DEFAULT_BATCH = 1000
+RETRY_UNPLANNABLE = timedelta(minutes=5)
 MAX_SKIPS_LISTED = 1000
 
 
@@ -112,14 +113,33 @@ class Batch:
     owners: list[tuple[ScheduleSpec, Row, Plan, list[Occurrence]]]
     runs: list[NewRun]
     cancel: list[int]
+    postponed: list[ScheduleAdvance] = field(default_factory=list)
+
+
+def _postpone(row: Row, exc: Exception, now: datetime) -> ScheduleAdvance:
+    """A schedule row this clockwf cannot plan (say, its zone left the tz database) must not
+    block the others claimed with it, nor keep the daemon busy: it keeps its occurrence and is
+    tried again after ``RETRY_UNPLANNABLE``; the reason is shown by ``clockwf show``."""
+    log.error("schedule %s cannot be planned: %s (trying again in %s)", row["workflow_id"],
+              exc, format_duration(RETRY_UNPLANNABLE), exc_info=True,
+              extra={"action": "schedule.error", "workflow_id": row["workflow_id"]})
+    return ScheduleAdvance(
+        workflow_id=row["workflow_id"], next_nominal_at=row["next_nominal_at"],
+        next_fire_at=now + RETRY_UNPLANNABLE, status="scheduled",   # claimed rows are
+        status_reason=f"cannot be planned: {exc}"[:500], last_fire_key=None,
+        last_fired_at=None, updated_at=now, next_kind=row.get("next_kind"))
 
 
 def prepare(tx: Tx, rows: list[Row], now: datetime, instance: str | None) -> Batch:
     """Plan the claimed rows, apply overlap and build their runs (reads only, inside ``tx``)."""
     planned: list[tuple[ScheduleSpec, Row, Plan]] = []
+    postponed: list[ScheduleAdvance] = []
     for row in rows:
-        spec = ScheduleSpec.from_row(row)
-        planned.append((spec, row, plan(spec, current_occurrence(spec, row), now)))
+        try:
+            spec = ScheduleSpec.from_row(row)
+            planned.append((spec, row, plan(spec, current_occurrence(spec, row), now)))
+        except Exception as exc:  # one bad row must not stop the batch
+            postponed.append(_postpone(row, exc, now))
 
     guarded = [spec.workflow_id for spec, _row, p in planned
                if p.launches and spec.overlap != "allow"]
@@ -128,7 +148,7 @@ def prepare(tx: Tx, rows: list[Row], now: datetime, instance: str | None) -> Bat
         for run in tx.active_runs(guarded):
             active.setdefault(run["workflow_id"], []).append(run)
 
-    batch = Batch(rows, [], [], [])
+    batch = Batch(rows, [], [], [], postponed)
     for spec, row, p in planned:
         launching: list[Occurrence] = []
         for occ, catchup in p.launches:
@@ -150,7 +170,7 @@ def write(tx: Tx, batch: Batch, now: datetime, report: TickReport) -> None:
     results = {r.fire_key: r for r in launch(tx, batch.runs)}
 
     skips: list[NewSkip] = []
-    advances: list[ScheduleAdvance] = []
+    advances: list[ScheduleAdvance] = list(batch.postponed)
     for spec, row, p, launching in batch.owners:
         last_key, last_at = row.get("last_fire_key"), row.get("last_fired_at")
         for occ in launching:

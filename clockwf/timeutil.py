@@ -77,11 +77,27 @@ def humanize_delta(delta: timedelta) -> str:
     return f"{text} ago" if past else f"in {text}"
 
 
+# Files of a tz database that zoneinfo opens but that name no place: the host's zone, zic's
+# defaults, a placeholder.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory", "leapseconds", "zone.tab",
+                        "zone1970.tab", "iso3166.tab", "tzdata.zi"})
+
+
 @functools.lru_cache(maxsize=1024)
 def get_zone(name: str) -> zoneinfo.ZoneInfo:
     """The IANA zone ``name``; raises :class:`TimezoneError` with a clear message."""
     if not isinstance(name, str) or not name or name != name.strip():
         raise TimezoneError(f"{name!r} is not an IANA time zone name (for example Europe/Berlin)")
+    if name in _NOT_ZONES or name.startswith(("posix/", "right/")):
+        raise TimezoneError(
+            f"{name!r} is a file of the tz database, not a zone to schedule in: "
+            + ("it means whatever zone the host is set to; name that zone instead"
+               if name == "localtime" else
+               "right/ zones count leap seconds; use the name without the prefix"
+               if name.startswith("right/") else
+               "use an IANA name such as America/New_York, Europe/Berlin or UTC"
+               if not name.startswith("posix/") else
+               f"use {name.removeprefix('posix/')}"))
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, IsADirectoryError, OSError):

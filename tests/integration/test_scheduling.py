@@ -274,3 +274,26 @@ def test_republish_keeps_position_and_never_refires(store: Store) -> None:
     assert runs_of(store)[0]["workflow_version"] == 1
     (same,) = publish_text(store, changed + "\n# a comment\n", "2027-01-11T08:00:00Z")
     assert same.status == "unchanged" and same.version == 2
+
+
+def test_a_schedule_that_cannot_be_planned_does_not_block_the_others(
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    every = 'type: recurring\ncron: "*/5 * * * *"'
+    publish_text(store, definition("good", every), "2027-01-10T00:00:00Z")
+    publish_text(store, definition("bad", every), "2027-01-10T00:00:00Z")
+    with store.transaction() as tx:
+        row = tx.get_schedule("bad")
+        assert row is not None
+        row["timezone"] = "Mars/Olympus_Mons"       # say, a zone gone from the tz database
+        tx.upsert_schedule(row)
+    now = utc("2027-01-10T00:05:00Z")
+    with caplog.at_level("ERROR", logger="clockwf.scheduler"):
+        report = tick(store, now)
+    assert [e["workflow_id"] for e in report.launched] == ["good"]
+    assert any(getattr(r, "action", None) == "schedule.error" for r in caplog.records)
+    with store.read() as tx:
+        bad = tx.get_schedule("bad")
+        assert tx.earliest_due() == now + timedelta(minutes=5)    # not a busy loop
+    assert bad is not None and "cannot be planned" in bad["status_reason"]
+    assert bad["next_nominal_at"] == utc("2027-01-10T00:05:00Z")   # its occurrence is kept
+    assert tick(store, now).launched == []
