@@ -51,6 +51,7 @@ def health(store: Store, now: datetime, *, overdue_after: timedelta,
         daemons = tx.list_daemons()
         counts = tx.run_status_counts()
         overdue_rows = tx.overdue_schedules(now, 1)
+        troubled = tx.troubled_schedules(5)
     report = Health(now, daemons, counts.get("queued", 0), counts.get("running", 0),
                     overdue_rows[0] if overdue_rows else None)
     live = [d for d in daemons if d.get("stopped_at") is None]
@@ -61,6 +62,8 @@ def health(store: Store, now: datetime, *, overdue_after: timedelta,
         report.problems.append(
             f"no daemon has ticked within {format_duration(stale_after)}"
             + (f" (last tick {iso_utc(last)})" if last else " (no daemon has ever ticked)"))
+    for row in troubled:
+        report.problems.append(f"{row['workflow_id']}: {row['status_reason']}")
     if report.overdue is not None:
         late = now - report.overdue["next_fire_at"]
         if late > overdue_after:

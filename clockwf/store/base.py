@@ -235,6 +235,11 @@ class Tx(abc.ABC):
         """Scheduled rows with next_fire_at <= now, most overdue first."""
 
     @abc.abstractmethod
+    def troubled_schedules(self, limit: int) -> list[Row]:
+        """Scheduled rows that carry a status_reason: schedules the tick could not plan and
+        postponed (see ``scheduler._postpone``), by workflow_id."""
+
+    @abc.abstractmethod
     def run_status_counts(self) -> dict[str, int]: ...
 
     # -- execution (SPEC 7) --------------------------------------------------------------------

@@ -222,6 +222,9 @@ class SqlTx(Tx):
     def overdue_schedules(self, now: datetime, limit: int) -> list[Row]:
         return self.db.all("overdue_schedules", self._p(now=now, limit=limit))
 
+    def troubled_schedules(self, limit: int) -> list[Row]:
+        return self.db.all("troubled_schedules", self._p(limit=limit))
+
     def run_status_counts(self) -> dict[str, int]:
         return {row["status"]: int(row["n"])
                 for row in self.db.all("run_status_counts", self._p())}

@@ -18,7 +18,7 @@ from scheduling_support import (
     utc,
 )
 
-from clockwf import lifecycle, runs
+from clockwf import lifecycle, monitor, runs
 from clockwf.errors import InvalidInput, NotFound
 from clockwf.scheduler import tick
 from clockwf.store import Store
@@ -297,3 +297,7 @@ def test_a_schedule_that_cannot_be_planned_does_not_block_the_others(
     assert bad is not None and "cannot be planned" in bad["status_reason"]
     assert bad["next_nominal_at"] == utc("2027-01-10T00:05:00Z")   # its occurrence is kept
     assert tick(store, now).launched == []
+    # Not a silent miss: `clockwf status` reports it (and exits 1).
+    health = monitor.health(store, now, overdue_after=timedelta(minutes=5),
+                            stale_after=timedelta(minutes=5))
+    assert any(p.startswith("bad: cannot be planned") for p in health.problems)

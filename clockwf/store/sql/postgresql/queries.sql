@@ -205,6 +205,12 @@ WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at IS NOT NULL
 ORDER BY next_fire_at
 LIMIT 1
 
+-- name: troubled_schedules
+SELECT * FROM schedules
+WHERE namespace = %(ns)s AND status = 'scheduled' AND status_reason IS NOT NULL
+ORDER BY workflow_id
+LIMIT %(limit)s
+
 -- name: overdue_schedules
 SELECT * FROM schedules
 WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at <= %(now)s

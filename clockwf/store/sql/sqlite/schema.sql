@@ -76,6 +76,10 @@ CREATE TABLE schedules (
 -- workflow_id makes (next_fire_at, workflow_id) a unique key: claim_due pages through it.
 CREATE INDEX schedules_due ON schedules (namespace, next_fire_at, workflow_id)
     WHERE status = 'scheduled';
+-- Schedules that carry a reason while scheduled: one this clockwf could not plan, postponed by
+-- the tick. `clockwf status` reports them; the index keeps that a seek on a (normally) empty set.
+CREATE INDEX schedules_troubled ON schedules (namespace, workflow_id)
+    WHERE status = 'scheduled' AND status_reason IS NOT NULL;
 
 -- Bumped by every change to definitions or schedules; a SQLite daemon polls it to wake early.
 CREATE TABLE change_counters (
