@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Literal, NamedTuple
 
 from clockwf.errors import CronError
@@ -159,6 +160,27 @@ class CronExpr:
     def _key(self) -> tuple[int, int, int, int, int, bool, bool]:
         return (self.minutes, self.hours, self.days, self.months, self.weekdays, self.fixed,
                 self.day_or)
+
+    def min_interval(self) -> timedelta:
+        """The shortest wall-clock interval between two occurrences: between two times of one
+        day, or from the last time of a matching day to the first of the next matching one
+        (day gaps measured over 2001-2029, which holds every weekday and leap-year pattern)."""
+        times = [h * 60 + m for h in _bits(self.hours) for m in _bits(self.minutes)]
+        gaps = [b - a for a, b in pairwise(times)]
+        day_gap: int | None = None
+        previous: date | None = None
+        ymd = self._next_day(2001, 1, 1)
+        while ymd is not None and ymd[0] < 2030 and day_gap != 1:
+            day = date(*ymd)
+            if previous is not None:
+                gap = (day - previous).days
+                day_gap = gap if day_gap is None else min(day_gap, gap)
+            previous = day
+            following = day + timedelta(days=1)
+            ymd = self._next_day(following.year, following.month, following.day)
+        if day_gap is not None:
+            gaps.append(day_gap * 1440 - (times[-1] - times[0]))
+        return timedelta(minutes=min(gaps)) if gaps else timedelta(days=366)
 
     def describe_days(self) -> str:
         """For the OR warning: 'on the 13th and on every Friday'."""

@@ -286,7 +286,8 @@ class Executor:
                     next_sweep = time.monotonic() + 2.0
                 if not announced:
                     announced = True
-                    log.info("run %s is %s%s; waiting for it", run_id, current["status"],
+                    # A warning: whoever waits in the foreground must see why nothing happens.
+                    log.warning("run %s is %s%s; waiting for it", run_id, current["status"],
                              " under another executor" if current["status"] == "running"
                              else " behind an earlier run of its workflow",
                              extra={"action": "run.waiting", "run_id": run_id,

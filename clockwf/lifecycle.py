@@ -51,9 +51,9 @@ class Published:
 def _local(when: datetime | None, zone: str | None) -> datetime | None:
     if when is None:
         return None
-    from clockwf.timeutil import get_zone
+    from clockwf.timeutil import zone_or_offset
 
-    return when.astimezone(get_zone(zone or "UTC"))
+    return when.astimezone(zone_or_offset(zone or "UTC"))
 
 
 def definition_json(definition: Definition) -> str:
@@ -71,8 +71,10 @@ def check_publishable(reports: Sequence[FileReport]) -> list[FileReport]:
     problems: list[Diagnostic] = []
     seen: dict[str, str] = {}
     for report in reports:
-        problems.extend(report.errors)
-        if report.ok and report.definition is not None:
+        # run_at in the past is decided inside the transaction: fine when unchanged.
+        errors = [e for e in report.errors if e is not report.past_run_at]
+        problems.extend(errors)
+        if not errors and report.definition is not None:
             wid = report.definition.id
             if wid in seen:
                 problems.append(Diagnostic(
@@ -118,6 +120,9 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime) -> Published:
             return Published(wid, int(workflow["current_version"]), "unchanged",
                              definition.trigger_type,
                              schedule["next_fire_at"] if schedule else None, zone, report.path)
+    if report.past_run_at is not None:
+        raise DefinitionInvalid([report.past_run_at],
+                                f"nothing was published:\n{report.past_run_at}")
     version = (tx.max_version(wid) or 0) + 1
     tx.insert_version(workflow_id=wid, version=version, content_hash=report.content_hash,
                       definition=definition_json(definition), source=report.source or "",
@@ -126,7 +131,7 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime) -> Published:
     tx.upsert_workflow(workflow_id=wid, name=definition.name, current_version=version,
                        trigger_type=definition.trigger_type, event_name=event, now=now)
     paused = bool(workflow and workflow["paused"])
-    old = tx.get_schedule(wid)
+    old = tx.get_schedule(wid, for_update=True)
     next_fire: datetime | None = None
     if spec is None:
         if old is not None:
@@ -180,7 +185,7 @@ def pause(store: Store, workflow_id: str, now: datetime, note: str | None = None
         if workflow["paused"]:
             return StateChange(workflow_id, "already paused")
         tx.set_workflow_paused(workflow_id, paused=True, note=note, now=now)
-        schedule = tx.get_schedule(workflow_id)
+        schedule = tx.get_schedule(workflow_id, for_update=True)
         if schedule is not None and schedule["status"] == "scheduled":
             tx.set_schedule_state(workflow_id, status="paused", status_reason=note,
                                   next_nominal_at=schedule["next_nominal_at"],
@@ -201,7 +206,7 @@ def resume(store: Store, workflow_id: str, now: datetime) -> StateChange:
         if not workflow["paused"]:
             return StateChange(workflow_id, "not paused")
         tx.set_workflow_paused(workflow_id, paused=False, note=None, now=now)
-        schedule = tx.get_schedule(workflow_id)
+        schedule = tx.get_schedule(workflow_id, for_update=True)
         skipped = 0
         next_fire = None
         if schedule is not None and schedule["status"] == "paused":
@@ -231,8 +236,9 @@ def _record_paused(tx: Tx, spec: ScheduleSpec, schedule: Row, now: datetime) -> 
     start = schedule["next_nominal_at"]
     if start is None or start > now:
         return 0
+    # Every occurrence up to now by its nominal instant (jitter aside), as first_after(now)
+    # starts the schedule again strictly after now: none falls between the two.
     occs = occurrences_between(spec, start, now, limit=PAUSED_SKIP_LIMIT)
-    occs = [o for o in occs if o.due <= now]
     if not occs:
         return 0
     paused_at = schedule.get("paused_at")
@@ -288,7 +294,9 @@ def list_workflows(store: Store, *, trigger: str | None = None,
     elif trigger is not None:
         types = [trigger]
     with store.read() as tx:
-        return tx.list_workflows(trigger_types=types, status=status)
+        # "published" is the listing's word for a workflow that is not paused.
+        return tx.list_workflows(trigger_types=types,
+                                 status="active" if status == "published" else status)
 
 
 @dataclass

@@ -69,7 +69,8 @@ Duration = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "pattern": r"^(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?$",
+                {"type": "string",
+                 "pattern": r"^(?:0|(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?)$",
                  "minLength": 1},
                 {"const": 0},
             ],
@@ -130,6 +131,25 @@ class RecurringTrigger(_Model):
         return value
 
     _tz = field_validator("timezone")(_check_zone)
+
+    @model_validator(mode="after")
+    def _jitter_below_interval(self) -> RecurringTrigger:
+        # A jitter as long as the interval would let an occurrence fall due after the next one
+        # (and be judged late while the daemon runs). Only checked once cron is valid.
+        if self.jitter:
+            from clockwf.cron import parse_cron
+
+            try:
+                interval = parse_cron(self.cron).min_interval()
+            except ClockwfError:
+                return self
+            if self.jitter >= interval:
+                raise FieldProblem(
+                    f"jitter {format_duration(self.jitter)} is not shorter than the shortest "
+                    f"interval between occurrences of {self.cron!r} "
+                    f"({format_duration(interval)}): occurrences would fall due out of order; "
+                    f"use a jitter under {format_duration(interval)}", ("jitter",))
+        return self
 
 
 class ScheduleTrigger(_Model):

@@ -23,7 +23,7 @@ from clockwf.schedule import (
     occurrences_between,
 )
 from clockwf.store.base import Row, Store
-from clockwf.timeutil import get_zone, iso, iso_utc
+from clockwf.timeutil import iso, iso_utc, zone_or_offset
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled",
                 "interrupted")
@@ -194,7 +194,8 @@ def run_json(run: Row) -> dict[str, Any]:
     meta = metadata(run)
     scheduled = run.get("scheduled_for")
     zone = meta.get("timezone")
-    local = scheduled.astimezone(get_zone(zone)) if scheduled is not None and zone else scheduled
+    local = (scheduled.astimezone(zone_or_offset(zone)) if scheduled is not None and zone
+             else scheduled)
     return {
         "run_id": run["run_id"],
         "workflow_id": run["workflow_id"],
@@ -222,7 +223,7 @@ def provenance_label(run: Row) -> str:
     dst = meta.get("dst")
     scheduled = run.get("scheduled_for")
     if dst and scheduled is not None and meta.get("timezone"):
-        local = scheduled.astimezone(get_zone(meta["timezone"]))
+        local = scheduled.astimezone(zone_or_offset(meta["timezone"]))
         what = {"gap_shifted": "DST gap", "fold_first": "DST fold, first pass",
                 "fold_second": "DST fold, second pass"}.get(dst, dst)
         parts[0] += f", fired {local:%H:%M} {local.tzname()}: {what}"

@@ -19,7 +19,13 @@ from typing import Any, Literal, NamedTuple
 
 from clockwf.cron import CronSchedule, Fire, FireKind
 from clockwf.models import Definition, RecurringTrigger, ScheduleTrigger
-from clockwf.timeutil import fire_key_instant, format_duration, get_zone, iso
+from clockwf.timeutil import (
+    fire_key_instant,
+    format_duration,
+    iso,
+    offset_zone_name,
+    zone_or_offset,
+)
 
 SkipReason = Literal["coalesced", "outside_window", "missed", "paused", "overlap", "dst_skip"]
 SKIP_REASONS: tuple[str, ...] = ("coalesced", "outside_window", "missed", "paused", "overlap",
@@ -89,7 +95,8 @@ class ScheduleSpec:
         if isinstance(trigger, ScheduleTrigger):
             instant = trigger.instant()
             return cls(trigger_type="schedule", run_at=instant.astimezone(UTC),
-                       timezone=trigger.timezone or _offset_zone(instant),
+                       timezone=trigger.timezone or offset_zone_name(
+                           instant.utcoffset() or timedelta(0)),
                        jitter_s=trigger.jitter.total_seconds(), **common)
         return None
 
@@ -141,7 +148,7 @@ class ScheduleSpec:
                 when = expr.macro or expr.text.strip()
             return f"recurring {when} {self.timezone}"
         assert self.run_at is not None
-        local = self.run_at.astimezone(get_zone(self.timezone))
+        local = self.run_at.astimezone(zone_or_offset(self.timezone))
         return f"one-time {local:%Y-%m-%d %H:%M} {self.timezone}"
 
 
@@ -150,17 +157,6 @@ def _engine(cron: str, timezone: str, gap: Literal["run_after", "skip"],
             fold: Literal["once", "twice"]) -> CronSchedule:
     """Schedules sharing an expression share one parsed engine (it is immutable)."""
     return CronSchedule(cron, timezone, gap=gap, fold=fold)
-
-
-def _offset_zone(instant: datetime) -> str:
-    """A zone name for a run_at given only with an offset: UTC when the offset is zero, else
-    the fixed-offset Etc zone when one exists (Etc/GMT+5 is UTC-05:00), else UTC."""
-    offset = instant.utcoffset() or timedelta(0)
-    seconds = int(offset.total_seconds())
-    if seconds == 0 or seconds % 3600:
-        return "UTC"
-    hours = -seconds // 3600
-    return f"Etc/GMT{'+' if hours > 0 else '-'}{abs(hours)}"
 
 
 class Occurrence(NamedTuple):
@@ -205,7 +201,7 @@ def one_time_occurrence(spec: ScheduleSpec) -> Occurrence:
     nominal = spec.run_at.astimezone(UTC)
     key = fire_key("schedule", spec.workflow_id, nominal)
     jitter = jitter_for(key, spec.jitter_s)
-    local = nominal.astimezone(get_zone(spec.timezone))
+    local = nominal.astimezone(zone_or_offset(spec.timezone))
     return Occurrence(spec.workflow_id, "schedule", nominal, local, "normal", None, key,
                       nominal + timedelta(seconds=jitter), jitter)
 
@@ -338,6 +334,8 @@ def _walk(spec: ScheduleSpec, first: Occurrence, now: datetime) -> Plan:
             due.append(occ)
         occ = following(spec, occ)
     result.next = occ
+    # The scan stopped at MAX_SCAN with more due after it: the latest is yet to be seen.
+    cut_short = occ is not None and occ.due <= now and scanned >= MAX_SCAN
 
     on_time = [now - o.due <= grace for o in due]
     if policy == "none":
@@ -350,7 +348,9 @@ def _walk(spec: ScheduleSpec, first: Occurrence, now: datetime) -> Plan:
         # Launch what is on time; if nothing is, the most recent late occurrence catches up
         # for all of them. Every other late occurrence is coalesced into that run.
         target: Occurrence | None = None
-        if not any(on_time) and due:
+        if cut_short:
+            target = None        # the next tick goes on to the most recent one
+        elif not any(on_time) and due:
             target = due[-1]
         else:
             target = next((o for o, t in zip(due, on_time, strict=True) if t), None)

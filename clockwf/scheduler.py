@@ -130,8 +130,16 @@ def _postpone(row: Row, exc: Exception, now: datetime) -> ScheduleAdvance:
         last_fired_at=None, updated_at=now, next_kind=row.get("next_kind"))
 
 
-def prepare(tx: Tx, rows: list[Row], now: datetime, instance: str | None) -> Batch:
-    """Plan the claimed rows, apply overlap and build their runs (reads only, inside ``tx``)."""
+def prepare(tx: Tx, rows: list[Row], now: datetime, instance: str | None,
+            seen: set[str] | None = None) -> Batch:
+    """Plan the claimed rows, apply overlap and build their runs (reads only, inside ``tx``).
+
+    ``seen``: the workflows this tick has processed already. A schedule advanced by an earlier
+    batch but still due (a catch-up backlog) can come back through the keyset cursor; it is
+    left for the next tick, so that a tick processes each schedule once (``max_catchup``)."""
+    if seen is not None:
+        rows = [row for row in rows if row["workflow_id"] not in seen]
+        seen.update(row["workflow_id"] for row in rows)
     planned: list[tuple[ScheduleSpec, Row, Plan]] = []
     postponed: list[ScheduleAdvance] = []
     for row in rows:
@@ -153,10 +161,17 @@ def prepare(tx: Tx, rows: list[Row], now: datetime, instance: str | None) -> Bat
         launching: list[Occurrence] = []
         for occ, catchup in p.launches:
             if spec.overlap != "allow" and not _admit(spec, p, occ, active, batch.cancel):
+                if catchup:
+                    _catchup_skipped(spec, p)
                 continue
             batch.runs.append(time_run(spec, int(row["version"]), occ, now=now,
                                        catchup=catchup, instance=instance))
             launching.append(occ)
+        if spec.trigger_type == "schedule" and p.status == "completed" and not launching:
+            # Its one occurrence did not launch (overlap): it never fired, so it is missed.
+            p.status = "missed"
+            p.status_reason = (f"missed: skipped at its time because a previous run was still "
+                               f"queued or running (overlap: {spec.overlap})")
         batch.owners.append((spec, row, p, launching))
     return batch
 
@@ -185,8 +200,7 @@ def write(tx: Tx, batch: Batch, now: datetime, report: TickReport) -> None:
         for group in p.skips:
             skips.append(_skip_rows(spec.workflow_id, group, now))
             _list_skips(report, spec, group)
-        if p.status == "completed" or (p.next is None and spec.trigger_type == "schedule"
-                                       and p.status != "missed"):
+        if p.status == "completed":
             report.completed.append(spec.workflow_id)
         elif p.status == "missed":
             report.missed.append(spec.workflow_id)
@@ -198,9 +212,9 @@ def write(tx: Tx, batch: Batch, now: datetime, report: TickReport) -> None:
 
 
 def process(tx: Tx, rows: list[Row], now: datetime, instance: str | None,
-            report: TickReport) -> None:
+            report: TickReport, seen: set[str] | None = None) -> None:
     """Plan, apply overlap, launch, record skips and advance: all inside ``tx``."""
-    write(tx, prepare(tx, rows, now, instance), now, report)
+    write(tx, prepare(tx, rows, now, instance, seen), now, report)
 
 
 def _list_skips(report: TickReport, spec: ScheduleSpec, group: SkipGroup) -> None:
@@ -213,6 +227,15 @@ def _list_skips(report: TickReport, spec: ScheduleSpec, group: SkipGroup) -> Non
         entry["until"] = iso(group.last.local)
         entry["count"] = group.count
     report.skipped.append(entry)
+
+
+def _catchup_skipped(spec: ScheduleSpec, p: Plan) -> None:
+    """The catch-up run the coalesced occurrences were folded into was itself skipped by
+    overlap: say so where they are recorded, so that explain tells the truth."""
+    for group in p.skips:
+        if group.reason == "coalesced" and group.detail and "itself skipped" not in group.detail:
+            group.detail += (f"; that catch-up run was itself skipped: a previous run was still "
+                             f"queued or running (overlap: {spec.overlap})")
 
 
 def _admit(spec: ScheduleSpec, p: Plan, occ: Occurrence, active: dict[str, list[Row]],
@@ -269,11 +292,12 @@ def tick(store: Store, now: datetime, *, instance: str | None = None,
 def _tick_serial(store: Store, now: datetime, instance: str | None, batch_size: int,
                  report: TickReport) -> None:
     cursor: tuple[datetime, str] | None = None
+    seen: set[str] = set()
     while True:
         with store.transaction() as tx:
             rows = tx.claim_due(now, batch_size, after=cursor)
             if rows:
-                process(tx, rows, now, instance, report)
+                process(tx, rows, now, instance, report, seen)
         if len(rows) < batch_size:
             return
         cursor = (rows[-1]["next_fire_at"], rows[-1]["workflow_id"])
@@ -291,6 +315,7 @@ def _tick_overlapped(store: Store, now: datetime, instance: str | None, batch_si
     committed (its report part is merged in order). An error in either thread rolls back the
     transaction it was in and is raised once the other batch is done."""
     cursor: tuple[datetime, str] | None = None
+    seen: set[str] = set()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clockwf-tick") as writer:
         pending: Future[TickReport] | None = None
         while True:
@@ -298,7 +323,7 @@ def _tick_overlapped(store: Store, now: datetime, instance: str | None, batch_si
                 tx = stack.enter_context(store.transaction())
                 rows = tx.claim_due(now, batch_size, after=cursor)
                 if rows:
-                    batch = prepare(tx, rows, now, instance)
+                    batch = prepare(tx, rows, now, instance, seen)
                     transaction = stack.pop_all()   # ended by _write_and_commit from here on
             if not rows:
                 break

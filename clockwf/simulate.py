@@ -20,7 +20,7 @@ from clockwf.errors import InvalidInput
 from clockwf.lifecycle import publish
 from clockwf.scheduler import tick
 from clockwf.store import open_store
-from clockwf.timeutil import get_zone, iso, iso_utc
+from clockwf.timeutil import iso, iso_utc, zone_or_offset
 from clockwf.validate import FileReport, validate_source
 
 MAX_EVENTS = 200_000
@@ -93,7 +93,7 @@ def simulate(report: FileReport, start: datetime, end: datetime, *,
 
         raise DefinitionInvalid(checked.errors)
     result = Simulation(definition.id, start, end, downs)
-    zone = get_zone(_zone_of(checked))
+    zone = zone_or_offset(_zone_of(checked))
     with tempfile.TemporaryDirectory(prefix="clockwf-sim-") as tmp:
         store = open_store(str(Path(tmp) / "simulation.db"), "simulation")
         try:
@@ -157,7 +157,8 @@ def _run(store: Any, result: Simulation, end: datetime, downs: list[tuple[dateti
                 result.occurrences.append(SimulatedOccurrence(
                     occ.local, "pending", "daemon down" if _in_down(occ.due, downs) else None,
                     note=occ.note))
-    result.occurrences.sort(key=lambda o: (o.scheduled_for, o.outcome))
+    # By instant: local times in one zone compare by wall clock, ignoring the fold.
+    result.occurrences.sort(key=lambda o: (o.scheduled_for.astimezone(UTC), o.outcome))
 
 
 def _collect(store: Any, result: Simulation, report: Any, zone: Any,

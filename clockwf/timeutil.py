@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 import zoneinfo
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from clockwf.errors import DurationError, InvalidInput, TimezoneError
 
@@ -106,6 +106,30 @@ def get_zone(name: str) -> zoneinfo.ZoneInfo:
             f"unknown time zone {name!r}: use an IANA name such as America/New_York, "
             f"Europe/Berlin or UTC{hint}"
         ) from None
+
+
+_OFFSET_ZONE_RE = re.compile(r"^UTC([+-])(\d\d):(\d\d)$")
+
+
+def offset_zone_name(offset: timedelta) -> str:
+    """``UTC``, ``UTC-05:00``, ``UTC+05:30``: the zone of a one-time schedule given only with an
+    offset (it has no IANA zone, and its local time keeps that offset)."""
+    seconds = int(offset.total_seconds())
+    if seconds == 0:
+        return "UTC"
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(seconds), 3600)
+    return f"UTC{sign}{hours:02d}:{rest // 60:02d}"
+
+
+def zone_or_offset(name: str) -> tzinfo:
+    """The zone a schedule shows its local times in: an IANA zone, or the fixed offset named by
+    :func:`offset_zone_name`."""
+    m = _OFFSET_ZONE_RE.match(name)
+    if m is None:
+        return get_zone(name)
+    offset = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+    return timezone(-offset if m.group(1) == "-" else offset, name)
 
 
 def _zone_hint(name: str) -> str:

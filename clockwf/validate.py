@@ -61,6 +61,9 @@ class FileReport:
     definition: Definition | None = None
     source: str | None = None
     content_hash: str | None = None
+    # With for_publish: the "run_at is in the past" error, which publish forgives when the
+    # content is unchanged (a one-time job that has fired is republished as it is).
+    past_run_at: Diagnostic | None = None
 
     @property
     def ok(self) -> bool:
@@ -140,6 +143,7 @@ def validate_source(source: bytes | str, path: str, now: datetime, *, strict: bo
     checks.run()
     report.errors = _sorted(checks.errors)
     report.warnings = _sorted(checks.warnings)
+    report.past_run_at = checks.past_run_at
     report.next_fires = checks.next_fires
     if strict and report.warnings:
         report.errors = _sorted([*report.errors, *report.warnings])
@@ -478,6 +482,7 @@ class _Checks(_Locator):
         self.definition = definition
         self.now = now
         self.for_publish = for_publish
+        self.past_run_at: Diagnostic | None = None
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
         self.next_fires: list[str] = []
@@ -511,9 +516,10 @@ class _Checks(_Locator):
         message = (f"run_at {trigger.run_at} is in the past (now is "
                    f"{iso(self.now.astimezone(instant.tzinfo))})")
         if self.for_publish:
-            self.errors.append(self.at(
+            self.past_run_at = self.at(
                 message + ": a one-time schedule must lie in the future when it is published",
-                ("trigger", "run_at")))
+                ("trigger", "run_at"))
+            self.errors.append(self.past_run_at)
         else:
             self.warn(message + ": it would never fire, and publish refuses it",
                       ("trigger", "run_at"))

@@ -7,7 +7,9 @@ or refused; 2 usage; 3 store unreachable.
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 
 import typer
 
@@ -48,4 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         sys.stderr.close()
         return 0
+    except Exception as exc:  # a bug: say so plainly; the traceback on request
+        if os.environ.get("CLOCKWF_DEBUG") == "1":
+            traceback.print_exc()
+        error(f"internal error (a bug in clockwf, please report it): {type(exc).__name__}: "
+              f"{exc}" + ("" if os.environ.get("CLOCKWF_DEBUG") == "1" else
+                          "; set CLOCKWF_DEBUG=1 to see the traceback"))
+        return 1
     return result if isinstance(result, int) else 0

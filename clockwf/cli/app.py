@@ -43,8 +43,8 @@ NowOpt = Annotated[
 DbOpt = Annotated[
     str | None,
     typer.Option("--db", envvar="CLOCKWF_DB",
-                 help="Store: a file path or sqlite:///path (default ./clockwf.db), "
-                      "or postgresql://..."),
+                 help="Store: a file path (default ./clockwf.db), sqlite:///relative.db or "
+                      "sqlite:////absolute/path.db, or postgresql://user@host/db."),
 ]
 NamespaceOpt = Annotated[
     str,

@@ -24,7 +24,7 @@ from clockwf.launcher import launched_by
 from clockwf.scheduler import DEFAULT_BATCH
 from clockwf.scheduler import tick as run_tick
 from clockwf.store import open_store
-from clockwf.timeutil import get_zone, iso, iso_utc, parse_duration, parse_instant
+from clockwf.timeutil import iso, iso_utc, parse_duration, parse_instant, zone_or_offset
 
 
 def _duration(text: str, option: str) -> float:
@@ -187,7 +187,7 @@ def emit(
 def _zone_for(db: str | None, namespace: str, workflow_id: str) -> tzinfo:
     with open_store(db, namespace) as store, store.read() as tx:
         schedule = tx.get_schedule(workflow_id)
-    return get_zone(schedule["timezone"]) if schedule else UTC
+    return zone_or_offset(schedule["timezone"]) if schedule else UTC
 
 
 @app.command()
@@ -221,7 +221,9 @@ def backfill(
     rows += [(e["scheduled_for"], e["fire_key"], f"exists: run {e['run_id']}")
              for e in report.existing]
     if rows:
-        render.table(None, ["scheduled for", "fire key", "outcome"], sorted(rows))
+        # The fire key holds the UTC instant: it orders the two passes of a fall-back hour.
+        render.table(None, ["scheduled for", "fire key", "outcome"],
+                     sorted(rows, key=lambda row: row[1]))
 
 
 @app.command()

@@ -13,12 +13,12 @@ from clockwf.cli.app import DbOpt, FormatOpt, NamespaceOpt, NowOpt, OutputFormat
 from clockwf.clock import parse_now
 from clockwf.store import open_store
 from clockwf.store.base import Row
-from clockwf.timeutil import get_zone, humanize_delta, iso, iso_utc
+from clockwf.timeutil import humanize_delta, iso, iso_utc, zone_or_offset
 from clockwf.validate import validate_path
 
 
 def _local(when: datetime | None, zone: str | None) -> datetime | None:
-    return None if when is None else when.astimezone(get_zone(zone or "UTC"))
+    return None if when is None else when.astimezone(zone_or_offset(zone or "UTC"))
 
 
 def _when(local: datetime | None, now: datetime) -> str:
@@ -51,13 +51,21 @@ def _workflow_status(row: Row) -> str:
     return "paused" if row.get("paused") else "published"
 
 
+def _next_fire(row: Row) -> datetime | None:
+    """When it will fire next: nothing while paused (the schedule keeps its place, but a
+    resume starts again from then)."""
+    if row.get("paused") or row.get("schedule_status") != "scheduled":
+        return None
+    return _local(row.get("next_fire_at"), row.get("timezone"))
+
+
 def _workflow_json(row: Row) -> dict[str, Any]:
     return {
         "workflow_id": row["workflow_id"],
         "status": _workflow_status(row),
         "trigger_type": row["trigger_type"],
         "version": row["current_version"],
-        "next_fire_at": iso(_local(row.get("next_fire_at"), row.get("timezone"))),
+        "next_fire_at": iso(_next_fire(row)),
         "schedule_status": row.get("schedule_status"),
     }
 
@@ -165,7 +173,7 @@ def list_(
     at = parse_now(now)
     table = []
     for r in rows:
-        nxt = _local(r.get("next_fire_at"), r.get("timezone"))
+        nxt = _next_fire(r)
         table.append((r["workflow_id"], _workflow_status(r) + (
             f" / {r['schedule_status']}" if r.get("schedule_status") else ""),
             trigger_label(r), r["current_version"], _when(nxt, at)))

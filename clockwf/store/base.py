@@ -136,7 +136,9 @@ class Tx(abc.ABC):
 
     # -- schedule state (SPEC 4.3) -------------------------------------------------------------
     @abc.abstractmethod
-    def get_schedule(self, workflow_id: str) -> Row | None: ...
+    def get_schedule(self, workflow_id: str, *, for_update: bool = False) -> Row | None:
+        """``for_update``: lock the row for this transaction (PG: FOR UPDATE, waiting for a tick
+        that has claimed it), before changing it from what it says."""
 
     @abc.abstractmethod
     def upsert_schedule(self, row: Row) -> None:

@@ -103,8 +103,9 @@ class SqlTx(Tx):
         return self.db.all("workflows_for_event", self._p(event_name=event_name))
 
     # -- schedule state ------------------------------------------------------------------------
-    def get_schedule(self, workflow_id: str) -> Row | None:
-        return self.db.one("get_schedule", self._p(workflow_id=workflow_id))
+    def get_schedule(self, workflow_id: str, *, for_update: bool = False) -> Row | None:
+        name = "get_schedule_for_update" if for_update else "get_schedule"
+        return self.db.one(name, self._p(workflow_id=workflow_id))
 
     def upsert_schedule(self, row: Row) -> None:
         given = dict(row)

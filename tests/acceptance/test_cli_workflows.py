@@ -246,3 +246,34 @@ def test_namespaces_do_not_see_each_other(clockwf: Clockwf, db: str) -> None:
     assert clockwf("show", Path(EXAMPLES[0]).stem, "--db", db, "--namespace", "team-b").code == 1
     bad = clockwf("list", "--db", db, "--namespace", "Team A")
     assert bad.code == 1 and "invalid namespace" in bad.err
+
+
+def test_simulate_orders_the_two_passes_of_a_fall_back_hour(clockwf: Clockwf,
+                                                            tmp_path: Path) -> None:
+    flow = tmp_path / "q.yaml"
+    flow.write_text("id: q\ntrigger: {type: recurring, cron: '*/30 * * * *', "
+                    "timezone: America/New_York}\nsteps:\n  - run: 'true'\n")
+    result = clockwf("simulate", str(flow), "--from", "2027-11-07T04:45:00Z",
+                     "--to", "2027-11-07T07:05:00Z", "--format", "json")
+    utcs = [o["utc"] for o in result.json()["occurrences"]]
+    assert utcs == sorted(utcs)
+    assert [o["scheduled_for"] for o in result.json()["occurrences"]][:4] == [
+        "2027-11-07T01:00:00-04:00", "2027-11-07T01:30:00-04:00",
+        "2027-11-07T01:00:00-05:00", "2027-11-07T01:30:00-05:00"]
+
+
+def test_a_paused_workflow_lists_no_next_fire(clockwf: Clockwf, db: str) -> None:
+    publish_examples(clockwf, db)
+    assert clockwf("pause", "nightly-report", "--db", db).code == 0
+    listed = clockwf("list", "--db", db, "--format", "json").json()["workflows"]
+    nightly = next(w for w in listed if w["workflow_id"] == "nightly-report")
+    assert nightly["status"] == "paused" and nightly["next_fire_at"] is None
+    heartbeat = next(w for w in listed if w["workflow_id"] == "heartbeat")
+    assert heartbeat["next_fire_at"] is not None
+
+
+def test_an_internal_error_is_a_message_not_a_traceback(clockwf: Clockwf, db: str) -> None:
+    # A store file that is not a database: a clear message, never a traceback.
+    Path(db).write_text("not a database")
+    result = clockwf("list", "--db", db)
+    assert result.code in (1, 3) and "Traceback" not in result.err and result.err.strip()

@@ -19,9 +19,10 @@ from scheduling_support import (
 )
 
 from clockwf import lifecycle, monitor, runs
-from clockwf.errors import InvalidInput, NotFound
+from clockwf.errors import DefinitionInvalid, InvalidInput, NotFound
 from clockwf.scheduler import tick
 from clockwf.store import Store
+from clockwf.validate import validate_source
 
 DAILY = 'type: recurring\ncron: "30 2 * * *"\ntimezone: America/New_York'
 
@@ -301,3 +302,131 @@ def test_a_schedule_that_cannot_be_planned_does_not_block_the_others(
     health = monitor.health(store, now, overdue_after=timedelta(minutes=5),
                             stale_after=timedelta(minutes=5))
     assert any(p.startswith("bad: cannot be planned") for p in health.problems)
+
+
+def test_a_publish_racing_a_tick_never_moves_the_schedule_back(store: Store) -> None:
+    """The tick holds the schedule row from claim to commit; a publish (or pause) that comes
+    meanwhile waits and then changes the row as the tick left it (review finding: on
+    PostgreSQL it used to write back the occurrence the tick had just handled)."""
+    import threading
+    import time
+
+    from clockwf.scheduler import TickReport, process
+
+    text = definition("r", 'type: recurring\ncron: "0 * * * *"')
+    publish_text(store, text, "2027-01-01T00:00:00Z")
+    now = utc("2027-01-01T01:00:05Z")
+    claimed, published = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def ticker() -> None:
+        try:
+            with store.transaction() as tx:
+                rows = tx.claim_due(now, 10)
+                process(tx, rows, now, None, TickReport(now))
+                claimed.set()
+                time.sleep(0.5)          # the publish is now waiting for this transaction
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            claimed.set()
+
+    def publisher() -> None:
+        try:
+            claimed.wait(10)
+            publish_text(store, text.replace("steps:", "policy: {grace: 5m}\nsteps:"),
+                         "2027-01-01T01:00:06Z")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        published.set()
+
+    threads = [threading.Thread(target=ticker), threading.Thread(target=publisher)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    with store.read() as tx:
+        sched = tx.get_schedule("r")
+    assert sched is not None and sched["grace_s"] == 300            # the publish landed
+    assert sched["next_nominal_at"] == utc("2027-01-01T02:00:00Z")   # and kept the tick's work
+    assert tick(store, utc("2027-01-01T01:00:20Z")).launched == []
+    assert fire_keys(store) == keys("r", "2027-01-01T01:00:00Z")
+
+
+def test_one_time_skipped_by_overlap_is_missed_not_completed(store: Store) -> None:
+    publish_text(store, definition("o", "type: schedule\nrun_at: '2027-06-01T10:00:00Z'",
+                                   policy="overlap: skip"), "2027-06-01T00:00:00Z")
+    runs.start_manual(store, "o", utc("2027-06-01T09:59:00Z"))       # still queued at 10:00
+    report = tick(store, utc("2027-06-01T10:00:05Z"))
+    assert report.launched == [] and report.completed == [] and report.missed == ["o"]
+    assert [s["reason"] for s in report.skipped] == ["overlap"]
+    with store.read() as tx:
+        sched = tx.get_schedule("o")
+    assert sched is not None and sched["status"] == "missed"
+    assert "overlap" in sched["status_reason"]
+
+
+def test_resume_records_a_jittered_occurrence_whose_nominal_time_passed(store: Store) -> None:
+    publish_text(store, definition("j", 'type: recurring\ncron: "0 * * * *"\njitter: 30m'),
+                 "2027-01-01T00:30:00Z")
+    lifecycle.pause(store, "j", utc("2027-01-01T00:40:00Z"))
+    change = lifecycle.resume(store, "j", utc("2027-01-01T01:01:00Z"))
+    assert change.skipped == 1                      # 01:00 (due later, by its jitter)
+    answer = runs.explain(store, "j", utc("2027-01-01T01:00:00Z"), utc("2027-01-01T02:00:00Z"))
+    assert answer.outcome == "skipped" and answer.skip is not None
+    assert answer.skip["reason"] == "paused"
+    assert change.next_fire_at is not None and change.next_fire_at >= utc("2027-01-01T02:00:00Z")
+
+
+def test_catchup_target_skipped_by_overlap_is_told_truthfully(store: Store) -> None:
+    publish_text(store, definition("c", 'type: recurring\ncron: "0 * * * *"',
+                                   policy="overlap: skip\ncatchup_window: 1d"),
+                 "2027-05-01T00:00:00Z")
+    runs.start_manual(store, "c", utc("2027-05-01T00:30:00Z"))
+    tick(store, utc("2027-05-01T04:10:00Z"))
+    assert [r["trigger_type"] for r in runs_of(store)] == ["manual"]
+    answer = runs.explain(store, "c", utc("2027-05-01T02:00:00Z"), utc("2027-05-01T05:00:00Z"))
+    assert answer.outcome == "skipped" and "coalesced" in answer.message
+    assert "itself skipped" in answer.message
+
+
+def test_list_status_published_means_not_paused(store: Store) -> None:
+    publish_text(store, definition("a", DAILY), GAP_START)
+    publish_text(store, definition("b", DAILY), GAP_START)
+    lifecycle.pause(store, "b", utc(GAP_START))
+    published = lifecycle.list_workflows(store, status="published")
+    paused = lifecycle.list_workflows(store, status="paused")
+    assert [w["workflow_id"] for w in published] == ["a"]
+    assert [w["workflow_id"] for w in paused] == ["b"]
+
+
+def test_unchanged_one_time_definition_republishes_after_it_fired(store: Store) -> None:
+    text = definition("once", "type: schedule\nrun_at: '2027-01-15T14:00:00Z'")
+    publish_text(store, text, "2027-01-01T00:00:00Z")
+    tick(store, utc("2027-01-15T14:00:05Z"))
+    later = utc("2027-02-01T00:00:00Z")
+    report = validate_source(text, "once.yaml", later, for_publish=True)
+    assert not report.ok                                  # past run_at: an error on its own
+    other = validate_source(definition("h", DAILY), "h.yaml", later, for_publish=True)
+    published = lifecycle.publish(store, [report, other], later)
+    assert [(p.workflow_id, p.status) for p in published] == [("once", "unchanged"),
+                                                              ("h", "published")]
+    changed = validate_source(text.replace("run: 'true'", "run: 'echo'"), "once.yaml", later,
+                              for_publish=True)
+    with pytest.raises(DefinitionInvalid, match="in the past"):
+        lifecycle.publish(store, [changed], later)
+
+
+def test_a_tick_processes_each_schedule_once_across_batches(store: Store) -> None:
+    """With a backlog under catchup: all, a schedule advanced by one batch is still due and
+    would come back through the keyset cursor in a later batch of the same tick."""
+    hourly = 'type: recurring\ncron: "0 * * * *"'
+    policy = "catchup: all\ncatchup_window: 1d\nmax_catchup: 2"
+    publish_text(store, definition("a", hourly, policy=policy), "2027-01-01T00:00:00Z")
+    publish_text(store, definition("b", 'type: recurring\ncron: "30 * * * *"', policy=policy),
+                 "2027-01-01T00:00:00Z")
+    report = tick(store, utc("2027-01-01T05:10:00Z"), batch_size=1)
+    per_workflow: dict[str, int] = {}
+    for entry in report.launched:
+        per_workflow[entry["workflow_id"]] = per_workflow.get(entry["workflow_id"], 0) + 1
+    assert per_workflow == {"a": 2, "b": 2}

@@ -221,3 +221,49 @@ def test_label() -> None:
     one = ScheduleSpec(workflow_id="o", trigger_type="schedule", timezone="Europe/Berlin",
                        run_at=utc("2027-01-15T14:00:00Z"))
     assert one.label == "one-time 2027-01-15 15:00 Europe/Berlin"
+
+
+def test_latest_does_not_pick_a_target_before_the_scan_reaches_now(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backlog longer than one scan: `latest` must still launch exactly one run, the most
+    recent, not one per scan."""
+    import clockwf.schedule as schedule
+
+    monkeypatch.setattr(schedule, "MAX_SCAN", 50)
+    spec = daily(cron="* * * * *", timezone="UTC", catchup_window_s=86400.0)
+    now = utc("2027-01-10T03:00:30Z")
+    occ = first_after(spec, utc("2027-01-10T00:00:00Z"))
+    launched = []
+    for _ in range(10):
+        p = plan(spec, occ, now)
+        launched += [o.nominal for o, _c in p.launches]
+        occ = p.next
+        if occ is None or occ.due > now:
+            break
+    assert launched == [utc("2027-01-10T03:00:00Z")]
+
+
+def test_jitter_must_be_shorter_than_the_interval() -> None:
+    from pydantic import ValidationError
+
+    from clockwf.cron import parse_cron
+    from clockwf.models import RecurringTrigger
+
+    assert parse_cron("*/5 * * * *").min_interval() == timedelta(minutes=5)
+    assert parse_cron("0 22,23,0 * * *").min_interval() == timedelta(hours=1)
+    assert parse_cron("30 2 * * *").min_interval() == timedelta(days=1)
+    # Day restrictions count: the gap from one matching day's last time to the next one's first.
+    assert parse_cron("0 9,17 * * 1-5").min_interval() == timedelta(hours=8)
+    assert parse_cron("0 1,23 * * 1,2").min_interval() == timedelta(hours=2)  # Mon 23 -> Tue 1
+    assert parse_cron("0 9 * * 1,4").min_interval() == timedelta(days=3)
+    assert parse_cron("0 0 1 * *").min_interval() == timedelta(days=28)      # Feb -> Mar
+    assert parse_cron("0 0 31 * *").min_interval() == timedelta(days=31)     # Jul -> Aug
+    assert parse_cron("0 0 29 2 *").min_interval() == timedelta(days=4 * 365 + 1)
+    assert parse_cron("0 12 15 * 1").min_interval() == timedelta(days=1)    # OR: 15th or Mon
+    RecurringTrigger.model_validate({"type": "recurring", "cron": "0 3 1 * *",
+                                     "jitter": "2d"})
+    RecurringTrigger.model_validate({"type": "recurring", "cron": "*/5 * * * *",
+                                     "jitter": "4m"})
+    with pytest.raises(ValidationError, match="not shorter than the shortest interval"):
+        RecurringTrigger.model_validate({"type": "recurring", "cron": "*/5 * * * *",
+                                         "jitter": "5m"})

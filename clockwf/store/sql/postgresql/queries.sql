@@ -114,6 +114,11 @@ ORDER BY workflow_id
 -- name: get_schedule
 SELECT * FROM schedules WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
 
+-- name: get_schedule_for_update
+-- For publish, pause and resume: waits for a tick that holds the row (claim_due), then reads
+-- what it committed, so they never write back an occurrence the tick has already handled.
+SELECT * FROM schedules WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s FOR UPDATE
+
 -- name: upsert_schedule
 -- Replaces every column but created_at, which an existing row keeps.
 INSERT INTO schedules (namespace, workflow_id, version, trigger_type, cron, timezone, run_at,
