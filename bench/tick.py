@@ -342,6 +342,7 @@ def section_b(backends: list[tuple[str, Callable[[], Any]]], args: argparse.Name
         loaded = 0
         base = None
         with open_store(url, "idle") as store:
+            floor = _round_trip_us(store, calls, reps)
             for size in sizes:
                 if size > loaded:
                     seconds = load_schedules(store, size - loaded, future, start=loaded)
@@ -358,12 +359,39 @@ def section_b(backends: list[tuple[str, Callable[[], Any]]], args: argparse.Name
                     assert not report.launched
                 us = median(samples)
                 base = us if base is None else base
-                rows.append([name, fmt_size(size), f"{us:.0f}", ratio(us, base)])
+                rows.append([name, fmt_size(size), f"{us:.0f}", ratio(us, base),
+                             f"{floor:.0f}", ratio(us, floor)])
     tables.append(Table(
         f"(b) Idle tick: one tick() that finds nothing (µs, median of {reps}x{calls})",
-        ["store", "schedules", "µs per tick", "vs empty"], rows,
-        "A whole tick: one write transaction (SQLite BEGIN IMMEDIATE; PostgreSQL BEGIN) around "
-        "the due query, an index range scan on schedules_due that ends at once."))
+        ["store", "schedules", "µs per tick", "vs empty", "SELECT 1 µs", "vs SELECT 1"], rows,
+        "A tick that finds nothing due is one statement outside any explicit transaction (no "
+        "BEGIN IMMEDIATE, no row locks): min(next_fire_at), one seek on the partial index "
+        "schedules_due. 'SELECT 1' is the floor: one bare statement on the store's own "
+        "connection (PostgreSQL: one loopback round trip). Ticks here follow each other at "
+        "once; a pooled PostgreSQL connection idle for over 2 s gets one more round trip (the "
+        "pool's liveness check) before use."))
+
+
+def _round_trip_us(store: Any, calls: int, reps: int) -> float:
+    """µs of one ``SELECT 1`` on the store's own connection: the least any store call costs."""
+    if store.backend == "sqlite":
+        conn = store._connection()
+
+        def once() -> None:
+            conn.execute("SELECT 1").fetchone()
+    else:
+        def once() -> None:
+            with store._connection() as conn:
+                conn.execute("SELECT 1").fetchone()
+    for _ in range(20):
+        once()
+    samples = []
+    for _ in range(reps):
+        began = time.perf_counter()
+        for _ in range(calls):
+            once()
+        samples.append((time.perf_counter() - began) / calls * 1e6)
+    return median(samples)
 
 
 # -- (c) launch lag and (d) memory of a live daemon ------------------------------------------------

@@ -277,6 +277,10 @@ def tick(store: Store, now: datetime, *, instance: str | None = None,
     written and committed, the next is claimed and planned (see :func:`_tick_overlapped`)."""
     now = now.astimezone(UTC)
     report = TickReport(now)
+    # Nothing due (the usual case): one index seek, no write transaction, no row locks.
+    earliest = store.earliest_due()
+    if earliest is None or earliest > now:
+        return report
     if store.concurrent_writes:
         _tick_overlapped(store, now, instance, batch_size, report)
     else:

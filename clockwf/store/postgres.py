@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -36,6 +38,9 @@ TIMEOUT_ENV = "CLOCKWF_PG_TIMEOUT"
 DEFAULT_POOL_SIZE = 4
 DEFAULT_TIMEOUT_S = 10.0
 POOL_WAIT_S = 1.0   # longest wait for a pooled connection before connecting directly
+# A pooled connection idle for longer is checked (one empty round trip) before it is handed
+# out: the server may have restarted meanwhile. One used moments ago is handed out as it is.
+CHECK_IDLE_S = 2.0
 
 PgConnection = psycopg.Connection[DictRow]
 
@@ -106,12 +111,14 @@ class PostgresStore(Store):
         self._queries = load_queries("postgresql")
         self._listener: PgConnection | None = None
         self._listen_lock = threading.Lock()
+        self._returned: weakref.WeakKeyDictionary[PgConnection, float] = (
+            weakref.WeakKeyDictionary())
 
         self._connect().close()  # fail fast, with the server's reason
         self.pool: ConnectionPool[PgConnection] = ConnectionPool(
             url, connection_class=PgConnection, kwargs=self._connect_kwargs,
             min_size=1, max_size=max(1, size), timeout=self.timeout, open=False,
-            configure=self._configure, check=ConnectionPool.check_connection, name="clockwf",
+            configure=self._configure, check=self._check, name="clockwf",
         )
         self.pool.open()
         self.migrator = Migrator("postgresql", self.url,
@@ -154,6 +161,12 @@ class PostgresStore(Store):
     def _configure(self, conn: PgConnection) -> None:
         conn.execute(self._queries["set_utc"])
 
+    def _check(self, conn: PgConnection) -> None:
+        """The pool's check on handing out a connection: a round trip only after a pause."""
+        returned = self._returned.get(conn)
+        if returned is None or time.monotonic() - returned > CHECK_IDLE_S:
+            ConnectionPool.check_connection(conn)
+
     @contextmanager
     def _begin(self, *, lock_migrations: bool = False) -> Iterator[PgConnector]:
         try:
@@ -191,6 +204,7 @@ class PostgresStore(Store):
         try:
             yield conn
         finally:
+            self._returned[conn] = time.monotonic()
             self.pool.putconn(conn)   # a broken connection is discarded, not reused
 
     @contextmanager
@@ -202,6 +216,15 @@ class PostgresStore(Store):
     def read(self) -> Iterator[Tx]:
         with self._begin() as db:
             yield SqlTx(db, self.ns)
+
+    def earliest_due(self) -> datetime | None:
+        try:
+            with self._connection() as conn:   # autocommit: one statement, one round trip
+                return SqlTx(PgConnector(conn, self._queries, self), self.ns).earliest_due()
+        except PoolClosed as exc:
+            raise StoreError(f"the store {self.url} is closed") from exc
+        except psycopg.Error as exc:
+            raise self.map_error(exc) from exc
 
     # -- the rest of the contract -------------------------------------------------------------
     def migration_status(self) -> MigrationStatus:

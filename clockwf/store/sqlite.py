@@ -291,6 +291,13 @@ class SqliteStore(Store):
         with self._begin(_BEGIN_READ) as db:
             yield SqliteTx(db, self.ns)
 
+    def earliest_due(self) -> datetime | None:
+        conn = self._connection()
+        if conn.in_transaction:
+            raise StoreError("a transaction is already open in this thread (they do not nest)")
+        # Autocommit: the statement is its own read transaction, and takes no write lock.
+        return SqliteTx(SqliteConnector(conn, self._queries, self), self.ns).earliest_due()
+
     # -- the rest of the contract -------------------------------------------------------------
     def migration_status(self) -> MigrationStatus:
         return self.migrator.status()
