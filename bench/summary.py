@@ -132,8 +132,11 @@ def main() -> int:
                     seconds = load_schedules(store, big, future)
                 log(f"{name}: {big:,} schedules loaded in {seconds:.0f} s")
                 full = idle_tick_us(url, "idle", calls, reps)
+                with open_store(url, "idle") as store:
+                    floor = tickbench._round_trip_us(store, calls, reps)
                 rows.append([f"idle tick (µs), {name}, {big:,} schedules", f"{full:.0f}",
-                             f"empty store {empty:.0f}", f"{full / empty:.2f}x"])
+                             f"empty store {empty:.0f} (a bare SELECT 1: {floor:.0f})",
+                             f"{full / empty:.2f}x"])
 
             # -- daemon memory with 1M schedules (SQLite; the store loaded above) ---------------
             sizes = []
