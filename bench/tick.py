@@ -367,9 +367,8 @@ def section_b(backends: list[tuple[str, Callable[[], Any]]], args: argparse.Name
         "A tick that finds nothing due is one statement outside any explicit transaction (no "
         "BEGIN IMMEDIATE, no row locks): min(next_fire_at), one seek on the partial index "
         "schedules_due. 'SELECT 1' is the floor: one bare statement on the store's own "
-        "connection (PostgreSQL: one loopback round trip). Ticks here follow each other at "
-        "once; a pooled PostgreSQL connection idle for over 2 s gets one more round trip (the "
-        "pool's liveness check) before use."))
+        "connection (PostgreSQL: one loopback round trip; the pool checks a connection "
+        "without a round trip, by polling its socket)."))
 
 
 def _round_trip_us(store: Any, calls: int, reps: int) -> float:

@@ -14,9 +14,9 @@ claimed with ``FOR UPDATE SKIP LOCKED``, fire keys are arbitrated by the UNIQUE 
 
 from __future__ import annotations
 
+import select
 import threading
 import time
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -38,9 +38,6 @@ TIMEOUT_ENV = "CLOCKWF_PG_TIMEOUT"
 DEFAULT_POOL_SIZE = 4
 DEFAULT_TIMEOUT_S = 10.0
 POOL_WAIT_S = 1.0   # longest wait for a pooled connection before connecting directly
-# A pooled connection idle for longer is checked (one empty round trip) before it is handed
-# out: the server may have restarted meanwhile. One used moments ago is handed out as it is.
-CHECK_IDLE_S = 2.0
 
 PgConnection = psycopg.Connection[DictRow]
 
@@ -111,8 +108,6 @@ class PostgresStore(Store):
         self._queries = load_queries("postgresql")
         self._listener: PgConnection | None = None
         self._listen_lock = threading.Lock()
-        self._returned: weakref.WeakKeyDictionary[PgConnection, float] = (
-            weakref.WeakKeyDictionary())
 
         self._connect().close()  # fail fast, with the server's reason
         self.pool: ConnectionPool[PgConnection] = ConnectionPool(
@@ -161,11 +156,18 @@ class PostgresStore(Store):
     def _configure(self, conn: PgConnection) -> None:
         conn.execute(self._queries["set_utc"])
 
-    def _check(self, conn: PgConnection) -> None:
-        """The pool's check on handing out a connection: a round trip only after a pause."""
-        returned = self._returned.get(conn)
-        if returned is None or time.monotonic() - returned > CHECK_IDLE_S:
-            ConnectionPool.check_connection(conn)
+    @staticmethod
+    def _check(conn: PgConnection) -> None:
+        """The pool's check on handing out a connection, without a round trip: an idle
+        connection has nothing to read unless the server has ended it (a restart or
+        pg_terminate_backend sends an error and closes the socket). Only then is it checked
+        with a query, which fails and has the pool replace it."""
+        if not conn.closed:
+            poller = select.poll()
+            poller.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+            if not poller.poll(0):
+                return
+        ConnectionPool.check_connection(conn)
 
     @contextmanager
     def _begin(self, *, lock_migrations: bool = False) -> Iterator[PgConnector]:
@@ -204,7 +206,6 @@ class PostgresStore(Store):
         try:
             yield conn
         finally:
-            self._returned[conn] = time.monotonic()
             self.pool.putconn(conn)   # a broken connection is discarded, not reused
 
     @contextmanager

@@ -6,6 +6,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -122,8 +123,15 @@ def _terminate_clockwf_connections(store_url: str) -> int:
 
     with psycopg.connect(store_url, autocommit=True, application_name="clockwf-test") as admin:
         rows = admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND application_name = 'clockwf'").fetchall()
+        # pg_terminate_backend only signals: wait until the server has really dropped them.
+        pids = [row[0] for row in rows]
+        deadline = time.monotonic() + 10
+        while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                            (pids,)).fetchone() != (0,):
+            assert time.monotonic() < deadline, "the terminated backends did not exit"
+            time.sleep(0.01)
     return len(rows)
 
 
