@@ -78,3 +78,21 @@ def test_the_report_lists_at_most_max_skips(store: Store,
     report = scheduler.tick(store, late, batch_size=3)
     assert len(report.launched) == 24
     assert len(report.skipped) == 5       # of 12 skip groups, one per schedule
+
+
+def test_a_tick_with_nothing_due_writes_nothing_and_takes_no_lock(
+        store: Store, open_stores: Callable[..., Store]) -> None:
+    publish_many(store, 3)
+    assert store.earliest_due() == DUE                      # the store's one-statement probe
+    with store.read() as tx:
+        assert tx.earliest_due() == DUE                     # agrees with the transaction's
+    other = open_stores()
+    # Another process holds the write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: the rows).
+    with other.transaction() as tx:
+        assert len(tx.claim_due(DUE, 10)) == 3
+        quiet = scheduler.tick(store, DUE - timedelta(seconds=1))
+        assert quiet.launched == [] and quiet.schedules == 0   # returned at once, no wait
+    assert fire_keys(store) == []
+    report = scheduler.tick(store, DUE)
+    assert len(report.launched) == 3
+    assert store.earliest_due() == DUE + timedelta(minutes=1)
