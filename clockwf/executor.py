@@ -18,7 +18,8 @@ Every write about a run happens only while we hold its lease: an attempt is star
 finished, and the run finished, only if the run is still ``running`` under our owner id.
 
 :meth:`Executor.stop` stops claiming and lets running steps finish within a grace period; no new
-step or retry starts meanwhile (the run ends ``interrupted``, saying which step did not start).
+step or retry starts meanwhile (the run ends ``interrupted``, saying which step did not start;
+a run none of whose steps had started goes back to the queue instead, for another executor).
 When the grace period is over the remaining steps' process groups are killed and their runs end
 ``interrupted`` with a message that says so.
 
@@ -71,9 +72,10 @@ log = logging.getLogger("clockwf.executor")
 ACTIONS = (
     "executor.started", "executor.stopping", "executor.killing", "executor.stopped",
     "executor.error", "run.started", "run.finished", "run.waiting", "run.cancel_requested",
-    "run.error", "step.attempt", "step.retry", "lease.expired", "lease.lost",
+    "run.error", "run.released", "step.attempt", "step.retry", "lease.expired", "lease.lost",
     "lease.renew_failed", "store.error",
 )
+QUEUED = "queued"   # a run given back to the queue (see Executor._release)
 FINAL_STATUSES = ("succeeded", "failed", "timed_out", "cancelled", "interrupted")
 DEFAULT_BACKOFF = (1.0, 60.0)         # (base, cap) seconds between attempts of a step
 DEFAULT_HTTP_TIMEOUT = 30.0
@@ -526,6 +528,8 @@ class Executor:
                 if control.reason is not None:
                     return self._end_by_request(control, started)
                 if self._stopping.is_set():
+                    if index == 0 and attempt == 1 and self._release(control):
+                        return QUEUED
                     return self._end(control, started, INTERRUPTED,
                                      f"interrupted: clockwf stopped before {where} "
                                      f"{'attempt ' + str(attempt) + ' ' if attempt > 1 else ''}"
@@ -631,6 +635,29 @@ class Executor:
                        "exit_code": outcome.exit_code, "http_status": outcome.http_status,
                        "duration_ms": outcome.duration_ms, "recorded": written})
         return written
+
+    def _release(self, control: RunControl) -> bool:
+        """Stopping before the run's first step started: back to the queue, for another
+        executor (or this daemon's next start) to run it whole. False when that cannot be
+        done (a step attempt exists, or the run is not ours); it is then ended as usual."""
+        control.finishing = True   # the renewer leaves it alone from here on
+
+        def release() -> bool:
+            with self.store.transaction() as tx:
+                return tx.release_run(control.run_id, owner=self.owner)
+
+        try:
+            released = self._retrying("returning the run to the queue", release)
+        except StoreUnavailable:
+            released = False
+        if released:
+            log.info("run %s of %s returned to the queue: this executor is stopping and none "
+                     "of its steps had started", control.run_id, control.workflow_id,
+                     extra={"action": "run.released", "run_id": control.run_id,
+                            "workflow_id": control.workflow_id})
+        else:
+            control.finishing = False
+        return released
 
     def _end(self, control: RunControl, started: float, status: str, error: str | None) -> str:
         """Finish the run under our lease; the status it ends with."""

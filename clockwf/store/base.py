@@ -269,6 +269,11 @@ class Tx(abc.ABC):
         """Only while the run is 'running' under ``owner`` (None: any owner)."""
 
     @abc.abstractmethod
+    def release_run(self, run_id: int, *, owner: str) -> bool:
+        """Put a run claimed by ``owner`` back in the queue, as if never claimed, provided no
+        step attempt of it has started; False otherwise."""
+
+    @abc.abstractmethod
     def expire_leases(self, now: datetime) -> list[int]:
         """Running runs whose lease expired become 'interrupted' (and their running step
         attempts too); returns their ids."""

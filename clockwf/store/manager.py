@@ -255,6 +255,9 @@ class SqlTx(Tx):
         return self.db.execute("finish_run", self._p(run_id=run_id, owner=owner, status=status,
                                                      error=error, now=now)) > 0
 
+    def release_run(self, run_id: int, *, owner: str) -> bool:
+        return self.db.execute("release_run", self._p(run_id=run_id, owner=owner)) > 0
+
     def expire_leases(self, now: datetime) -> list[int]:
         ids = sorted(row["run_id"] for row in self.db.all("expire_leases", self._p(now=now)))
         if ids:

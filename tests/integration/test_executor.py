@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -317,6 +318,60 @@ def test_stop_lets_a_step_finish_within_the_grace(
     (tmp_path / "go").touch()
     ex.stop(10)
     assert run_row(store, run_id)["status"] == "succeeded"
+
+
+def test_a_run_claimed_as_the_executor_stops_goes_back_to_the_queue(
+        store: Store, executors: Callable[..., Executor], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="clockwf")
+    wid = publish_def(store, [{"id": "count", "run": f"echo x >> {tmp_path}/ran"}])
+    run_id = start(store, wid)
+    ex = executors(workers=1)
+    claimed = threading.Event()
+    load = ex._load
+
+    def load_as_stop_comes(row: Any) -> Any:   # the worker is between claim and first step
+        claimed.set()
+        assert ex._stopping.wait(10)
+        return load(row)
+
+    monkeypatch.setattr(ex, "_load", load_as_stop_comes)
+    ex.start()
+    assert claimed.wait(10)
+    assert run_row(store, run_id)["status"] == "running"
+    ex.stop(10)
+    row = run_row(store, run_id)
+    assert (row["status"], row["lease_owner"], row["started_at"], row["finished_at"]) == (
+        "queued", None, None, None)
+    assert attempts(store, run_id) == [] and not (tmp_path / "ran").exists()
+    assert "run.released" in actions(caplog, run_id)
+    executors().start()                       # the next executor runs it, whole and once
+    wait_for("the run", status_is(store, run_id, "succeeded"))
+    assert (tmp_path / "ran").read_text() == "x\n"
+    assert [a["status"] for a in attempts(store, run_id)] == ["succeeded"]
+
+
+def test_stop_between_steps_interrupts_and_does_not_requeue(
+        store: Store, executors: Callable[..., Executor], tmp_path: Path) -> None:
+    wid = publish_def(store, [
+        {"id": "first", "run": f"touch {tmp_path}/started; "
+                               f"while [ ! -e {tmp_path}/go ]; do sleep 0.02; done"},
+        {"id": "second", "run": f"touch {tmp_path}/second"}])
+    run_id = start(store, wid)
+    ex = executors()
+    ex.start()
+    wait_for("the first step to start", lambda: (tmp_path / "started").exists())
+    stopper = threading.Thread(target=ex.stop, args=(10,))
+    stopper.start()
+    wait_for("the executor to stop claiming", ex._stopping.is_set)
+    (tmp_path / "go").touch()
+    stopper.join(15)
+    row = run_row(store, run_id)
+    assert row["status"] == "interrupted"   # a step ran: running it again whole is not safe
+    assert row["error"] == ("interrupted: clockwf stopped before step 'second' (2 of 2) "
+                            "started")
+    assert [a["status"] for a in attempts(store, run_id)] == ["succeeded"]
+    assert not (tmp_path / "second").exists()
 
 
 def test_stop_after_the_grace_kills_and_interrupts(

@@ -402,6 +402,16 @@ SET status = %(status)s, error = coalesce(%(error)s::text, error), finished_at =
 WHERE namespace = %(ns)s AND run_id = %(run_id)s AND status = 'running'
   AND (%(owner)s::text IS NULL OR lease_owner = %(owner)s::text)
 
+-- name: release_run
+-- Back to the queue, as if never claimed: for a run whose executor stops before its first step
+-- started (nothing of it ran, so another executor may run it whole).
+UPDATE runs
+SET status = 'queued', started_at = NULL, lease_owner = NULL, lease_expires_at = NULL
+WHERE namespace = %(ns)s AND run_id = %(run_id)s AND status = 'running'
+  AND lease_owner = %(owner)s
+  AND NOT EXISTS (SELECT 1 FROM run_steps AS s
+                  WHERE s.namespace = runs.namespace AND s.run_id = runs.run_id)
+
 -- name: expire_leases
 UPDATE runs
 SET status = 'interrupted', finished_at = %(now)s,

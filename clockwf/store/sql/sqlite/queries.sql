@@ -376,6 +376,15 @@ SET status = :status, error = coalesce(:error, error), finished_at = :now,
 WHERE namespace = :ns AND run_id = :run_id AND status = 'running'
   AND (:owner IS NULL OR lease_owner = :owner)
 
+-- name: release_run
+-- Back to the queue, as if never claimed: for a run whose executor stops before its first step
+-- started (nothing of it ran, so another executor may run it whole).
+UPDATE runs
+SET status = 'queued', started_at = NULL, lease_owner = NULL, lease_expires_at = NULL
+WHERE namespace = :ns AND run_id = :run_id AND status = 'running' AND lease_owner = :owner
+  AND NOT EXISTS (SELECT 1 FROM run_steps AS s
+                  WHERE s.namespace = runs.namespace AND s.run_id = runs.run_id)
+
 -- name: expire_leases
 UPDATE runs
 SET status = 'interrupted', finished_at = :now,
