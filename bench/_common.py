@@ -193,16 +193,20 @@ def fmt_size(n: int) -> str:
     return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k" if n >= 1000 else str(n)
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
+def cpu_name() -> str:
+    """The CPU model (from /proc/cpuinfo where there is one)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine() -> str:
+    cpu = cpu_name()
     pg = ""
     if pg_available() is None:
         import psycopg

@@ -29,6 +29,7 @@ from datetime import datetime
 from itertools import islice
 from zoneinfo import ZoneInfo
 
+from _common import cpu_name
 from croniter import croniter  # type: ignore[import-untyped]
 from cronsim import CronSim
 
@@ -138,15 +139,7 @@ def measure(case: Case, quick: bool) -> Row:
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_name()
     versions = []
     for module in ("cronsim", "croniter"):
         try:

@@ -322,12 +322,11 @@ class Store(abc.ABC):
     def read(self) -> AbstractContextManager[Tx]:
         """A read-only transaction."""
 
+    @abc.abstractmethod
     def earliest_due(self) -> datetime | None:
         """min(next_fire_at) of scheduled rows, as one statement outside any explicit
         transaction (one round trip on PostgreSQL; no BEGIN IMMEDIATE on SQLite): how a tick
-        that finds nothing due stays cheap. Stores override it; this is the slow default."""
-        with self.read() as tx:
-            return tx.earliest_due()
+        that finds nothing due stays cheap."""
 
     @abc.abstractmethod
     def migration_status(self) -> MigrationStatus: ...

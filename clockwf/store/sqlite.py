@@ -157,6 +157,11 @@ class SqliteConnector(Connector):
 class SqliteTx(SqlTx):
     """The SQLite transaction: the shared operations, and its own way of creating runs."""
 
+    def get_schedule(self, workflow_id: str, *, for_update: bool = False) -> Row | None:
+        # No row lock to take: the write transaction's BEGIN IMMEDIATE already excludes
+        # every other writer.
+        return super().get_schedule(workflow_id)
+
     def insert_runs(self, runs: Sequence[NewRun]) -> dict[str, int]:
         # The batch is one executemany() of a one-row INSERT (the cheapest way to write many
         # rows into SQLite), which returns no rows. The runs it created are read back instead:

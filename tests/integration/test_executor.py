@@ -149,6 +149,19 @@ def test_scheduled_for_of_a_time_triggered_run(store: Store,
     assert payload["scheduled_for"].endswith(("-05:00", "-04:00"))
 
 
+def test_a_run_executes_the_version_published_when_it_was_launched(
+        store: Store, executors: Callable[..., Executor], tmp_path: Path) -> None:
+    wid = publish_def(store, [{"id": "say", "run": f"echo one >> {tmp_path}/said"}])
+    first = start(store, wid)
+    publish_def(store, [{"id": "say", "run": f"echo two >> {tmp_path}/said"}], id=wid)
+    second = start(store, wid)
+    assert [run_row(store, r)["workflow_version"] for r in (first, second)] == [1, 2]
+    executors(workers=1).start()
+    for run_id in (first, second):
+        wait_for(f"run {run_id}", status_is(store, run_id, "succeeded"))
+    assert (tmp_path / "said").read_text() == "one\ntwo\n"
+
+
 def test_cwd_and_env(store: Store, executors: Callable[..., Executor], tmp_path: Path) -> None:
     wid = publish_def(store, [{"run": "pwd; echo \"$REPORT_DIR $FROM_DAEMON\"",
                                "cwd": str(tmp_path), "env": {"REPORT_DIR": "/var/reports"}}])

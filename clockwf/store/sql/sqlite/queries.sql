@@ -101,10 +101,6 @@ ORDER BY workflow_id
 -- name: get_schedule
 SELECT * FROM schedules WHERE namespace = :ns AND workflow_id = :workflow_id
 
--- name: get_schedule_for_update
--- The write transaction's BEGIN IMMEDIATE already excludes every other writer.
-SELECT * FROM schedules WHERE namespace = :ns AND workflow_id = :workflow_id
-
 -- name: upsert_schedule
 -- Replaces every column but created_at, which an existing row keeps.
 INSERT INTO schedules (namespace, workflow_id, version, trigger_type, cron, timezone, run_at,
