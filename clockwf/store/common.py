@@ -25,6 +25,7 @@ from clockwf.store.base import MigrationStatus, Row
 _NAME_LINE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
 _CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (\w+)", re.MULTILINE | re.IGNORECASE)
+_DROP_TABLE = re.compile(r"^\s*DROP TABLE (?:IF EXISTS )?(\w+)", re.MULTILINE | re.IGNORECASE)
 
 
 def env_number(name: str, default: float) -> float:
@@ -84,13 +85,13 @@ def load_migrations(backend: str) -> tuple[Migration, ...]:
 
 
 @cache
-def load_schema(backend: str) -> str:
-    return _sql_dir(backend).joinpath("schema.sql").read_text("utf-8")
-
-
 def schema_tables(backend: str) -> frozenset[str]:
-    """The tables that ``schema.sql`` creates."""
-    return frozenset(name.lower() for name in _CREATE_TABLE.findall(load_schema(backend)))
+    """The tables that the migration chain creates (and does not drop again)."""
+    tables: set[str] = set()
+    for mig in load_migrations(backend):
+        tables |= {name.lower() for name in _CREATE_TABLE.findall(mig.sql)}
+        tables -= {name.lower() for name in _DROP_TABLE.findall(mig.sql)}
+    return frozenset(tables)
 
 
 class Connector(abc.ABC):
@@ -204,11 +205,13 @@ class Migrator:
 
     # -- changing -----------------------------------------------------------------------------
     def _create(self, db: Connector) -> list[tuple[int, str]]:
-        """Build an empty store from schema.sql and record every version (caller holds the lock)."""
+        """Build an empty store by applying the whole migration chain in one transaction and
+        record every version (caller holds the lock). The migrations are the only description
+        of the schema: there is no second copy to keep equal to them."""
         self._refuse_foreign(db)
-        db.script(load_schema(self.backend))
         now = datetime.now(UTC)
         for m in self.migrations:
+            db.script(m.sql)
             db.execute("record_migration", {"version": m.version, "name": m.name,
                                             "applied_at": now})
         return [(m.version, m.name) for m in self.migrations]
@@ -223,8 +226,8 @@ class Migrator:
 
     def upgrade(self, target: int | None = None) -> list[tuple[int, str]]:
         """Apply pending migrations up to ``target`` (default: all), each in its own transaction
-        under the lock; returns those applied here. An empty store is created from schema.sql
-        when ``target`` is None, else by applying the chain from migration 1."""
+        under the lock; returns those applied here. An empty store gets the whole chain in one
+        transaction when ``target`` is None, else one migration per transaction up to ``target``."""
         done: list[tuple[int, str]] = []
         while True:
             with self._locked() as db:

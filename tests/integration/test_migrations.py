@@ -1,4 +1,5 @@
-"""Versioned migrations: schema.sql equals the migration chain; behind, ahead and racing stores."""
+"""Versioned migrations: a new store (the whole chain in one go) equals the chain applied one
+migration at a time; behind, ahead and racing stores."""
 
 from __future__ import annotations
 
@@ -79,13 +80,13 @@ def test_migration_files_match_across_backends() -> None:
     assert schema_tables("sqlite") == schema_tables("postgresql")
 
 
-def test_schema_sql_equals_the_migration_chain(fresh_url: str, backend: str,
+def test_new_store_equals_the_migration_chain_step_by_step(fresh_url: str, backend: str,
                                                tmp_path: Path, request: Any) -> None:
     chain_url = (str(tmp_path / "chain.db") if backend == "sqlite"
                  else request.getfixturevalue("new_pg_database")())
     latest = load_migrations(backend)[-1].version
     assert [v for v, _ in migrate_to(chain_url, latest)] == list(range(1, latest + 1))
-    open_store(fresh_url).close()  # a new store: schema.sql in one go
+    open_store(fresh_url).close()  # a new store: the whole chain in one transaction
     fresh, chain = schema_dump(fresh_url), schema_dump(chain_url)
     assert fresh == chain
     assert len(fresh["columns"]) > 50

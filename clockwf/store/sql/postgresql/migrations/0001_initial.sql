@@ -3,7 +3,7 @@
 -- Times are timestamptz, flags boolean; JSON stays text so both stores behave the same.
 
 -- One row per applied migration, written in the transaction that applies it. A new store is
--- created from schema.sql in one go and records every version at once.
+-- created by applying every migration in one transaction and records every version at once.
 CREATE TABLE clockwf_migrations (
     version     integer PRIMARY KEY,
     name        text NOT NULL,

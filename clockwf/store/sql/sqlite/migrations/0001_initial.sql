@@ -3,7 +3,7 @@
 -- declared UTCTIME so the driver converts them. Booleans are 0/1.
 
 -- One row per applied migration, written in the transaction that applies it. A new store is
--- created from schema.sql in one go and records every version at once.
+-- created by applying every migration in one transaction and records every version at once.
 CREATE TABLE clockwf_migrations (
     version     INTEGER PRIMARY KEY,
     name        TEXT NOT NULL,
