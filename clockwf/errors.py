@@ -2,8 +2,8 @@
 
 Every exception raised on purpose by clockwf derives from :class:`ClockwfError`; its docstring is
 the default message. The command line maps the classes to exit codes in one place
-(``clockwf.cli.app``): invalid input, not found and refused give 1, an unreachable or locked store
-gives 3.
+(``clockwf.cli``): invalid input, not found and refused give 1, a usage error 2, an unreachable or
+locked store 3.
 """
 
 from __future__ import annotations
@@ -78,6 +78,12 @@ class DefinitionInvalid(InvalidInput):
         self.diagnostics = diagnostics
         text = message or "\n".join(str(d) for d in diagnostics) or None
         super().__init__(text)
+
+
+class UsageError(ClockwfError):
+    """The command cannot be used this way."""
+
+    exit_code = 2
 
 
 class NotFound(ClockwfError):
