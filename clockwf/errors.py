@@ -30,10 +30,12 @@ class InvalidInput(ClockwfError):
 class CronError(InvalidInput):
     """The cron expression is not valid."""
 
-    def __init__(self, message: str, *, field: str | None = None, expression: str = "") -> None:
+    def __init__(self, message: str, *, field: str | None = None, expression: str = "",
+                 column: int | None = None) -> None:
         super().__init__(message, field=field, expression=expression)
         self.field = field
         self.expression = expression
+        self.column = column    # 1-based, in ``expression``, when one character is at fault
 
 
 class TimezoneError(InvalidInput):
