@@ -1,4 +1,4 @@
-"""A rehearsal clock never leaks into live work, and `clockwf --version` (real subprocesses).
+"""A rehearsal clock never leaks into live work (real subprocesses).
 
 CLOCKWF_NOW is the environment twin of --now, for rehearsals (tick, next, simulate, explain).
 Exported in a shell, it must not make `run`, `status`, `daemon` or `worker` stamp, judge or
@@ -6,7 +6,6 @@ execute work at a fake instant: they refuse it (exit 2) and touch nothing."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import subprocess
 import sys
@@ -14,8 +13,6 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, Clockwf, Result
-
-import clockwf as package
 
 EXAMPLES = sorted(str(p) for p in (ROOT / "examples").glob("*.yaml"))
 PUBLISHED = "2027-03-13T12:00:00Z"
@@ -83,19 +80,3 @@ def test_rehearsal_commands_keep_the_exported_clock(db: str) -> None:
     explained = run_with_env("explain", "heartbeat", "--at", "2027-03-13T13:00",
                              "--db", db, env=env)
     assert explained.code == 0, explained.err
-
-
-def test_version_prints_the_installed_distribution_version(clockwf: Clockwf) -> None:
-    expected = importlib.metadata.version("clockwf")
-    result = clockwf("--version")
-    assert result.code == 0 and result.out == f"clockwf {expected}\n"
-    assert package.__version__ == expected          # the two cannot drift apart
-
-
-def test_an_exported_clockwf_version_is_not_the_version_flag() -> None:
-    # A deploy script's own CLOCKWF_VERSION=1.2.3 must not turn every command into --version
-    # (nor into a usage error, "not a valid boolean").
-    result = run_with_env("next", "--cron", "@daily", "-n", "1", "--now", PUBLISHED,
-                          env={"CLOCKWF_VERSION": "1.2.3"})
-    assert result.code == 0, result.err
-    assert not result.out.startswith("clockwf ")
