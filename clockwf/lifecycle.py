@@ -19,7 +19,6 @@ from clockwf.models import Definition, EventTrigger
 from clockwf.schedule import (
     ScheduleSpec,
     first_after,
-    occurrence_at,
     occurrences_between,
 )
 from clockwf.store.base import NewSkip, Row, Store, Tx
@@ -327,11 +326,3 @@ def current_definition(tx: Tx, workflow_id: str) -> tuple[Row, int, Definition]:
     if row is None:  # pragma: no cover - the store keeps every version
         raise NotFound(f"{workflow_id} version {version} is missing from the store")
     return workflow, version, load_definition(row)
-
-
-def schedule_occurrence(schedule: Row) -> Any:
-    """The occurrence a schedule row points at (for display)."""
-    spec = ScheduleSpec.from_row(schedule)
-    if schedule.get("next_nominal_at") is None:
-        return None
-    return occurrence_at(spec, schedule["next_nominal_at"], schedule.get("next_kind"))

@@ -9,7 +9,6 @@ Within one tick a schedule is processed at most once (``max_catchup`` is per tic
 
 from __future__ import annotations
 
-import json
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -353,8 +352,3 @@ def _write_and_commit(transaction: ExitStack, tx: Tx, batch: Batch,
     with transaction:
         write(tx, batch, now, part)
     return part
-
-
-def metadata_of(run: Row) -> dict[str, Any]:
-    raw = run.get("metadata")
-    return json.loads(raw) if isinstance(raw, str) and raw else {}
