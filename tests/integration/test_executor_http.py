@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from executor_support import attempts, make_executor, publish_def, run_row, start
+from http_support import recording_server
 
 from clockwf.executor import Executor
 from clockwf.store import Store
@@ -200,19 +201,49 @@ def test_connection_refused_fails_with_a_message(store: Store, executor: Executo
     assert step["error"] == f"cannot reach http://127.0.0.1:{port}/x: Connection refused"
 
 
-def test_redirects_stay_on_their_scheme(store: Store, executor: Executor,
-                                        server: Server) -> None:
-    ok = publish_def(store, [http_step(f"{server.url}/redirect-ok")])
-    run_id = start(store, ok)
-    assert executor.execute(run_id) == "succeeded"
-    assert [r.path for r in server.requests] == ["/redirect-ok", "/ok"]
-    bad = publish_def(store, [http_step(f"{server.url}/redirect-ftp")])
-    run_id = start(store, bad)
+def test_a_post_redirected_by_302_fails_instead_of_losing_its_body(
+        store: Store, executor: Executor, server: Server) -> None:
+    post = publish_def(store, [http_step(f"{server.url}/redirect-ok")])
+    run_id = start(store, post, {"invoice": 7})
+    assert executor.execute(run_id) == "failed"
+    assert [r.path for r in server.requests] == ["/redirect-ok"]   # /ok never got a GET
+    [step] = attempts(store, run_id)
+    assert (step["http_status"], step["error"]) == (
+        302, f"refused the HTTP 302 redirect to {server.url}/ok: following a 302 would resend "
+             "the POST as a GET without its body; only 307 and 308 keep the method and body "
+             f"(requested {server.url}/redirect-ok)")
+    get = publish_def(store, [http_step(f"{server.url}/redirect-ok", http={"method": "GET"})])
+    assert executor.execute(start(store, get)) == "succeeded"
+    assert [(r.method, r.path) for r in server.requests[1:]] == [("GET", "/redirect-ok"),
+                                                                 ("GET", "/ok")]
+    ftp = publish_def(store, [http_step(f"{server.url}/redirect-ftp", http={"method": "GET"})])
+    run_id = start(store, ftp)
     assert executor.execute(run_id) == "failed"
     [step] = attempts(store, run_id)
-    assert (step["http_status"], step["error"]) == \
-        (302, f"refused a redirect from http to ftp from {server.url}/redirect-ftp "
-              "(a 2xx answer is needed)")
+    assert (step["http_status"], step["error"]) == (
+        302, "refused the HTTP 302 redirect to ftp://127.0.0.1/file: only http and https are "
+             f"followed, not ftp (requested {server.url}/redirect-ftp)")
+
+
+def test_a_307_to_another_host_keeps_the_body_and_drops_the_secrets(
+        store: Store, executor: Executor) -> None:
+    with recording_server() as a, recording_server() as b:
+        a.routes["/hook"] = (307, f"{b.url}/final")
+        wid = publish_def(store, [http_step(
+            f"{a.url}/hook", http={"method": "PATCH", "headers": {
+                "Authorization": "Bearer ${env:TOKEN}", "X-Team": "reports"}})])
+        payload = {"invoice": 42, "note": "café"}
+        run_id = start(store, wid, payload)
+        assert executor.execute(run_id) == "succeeded"
+        [first], [final] = a.seen(), b.seen()
+    assert first.headers["authorization"] == f"Bearer {SECRET}"
+    assert (final.method, final.path, json.loads(final.body)) == ("PATCH", "/final", payload)
+    assert "authorization" not in final.headers
+    assert final.headers["x-team"] == "reports"
+    [step] = attempts(store, run_id)
+    assert (step["status"], step["http_status"]) == ("succeeded", 200)
+    for text in all_text(store, run_id):
+        assert SECRET not in text
 
 
 def test_missing_variable_fails_the_step(store: Store, server: Server,
