@@ -80,6 +80,10 @@ class DefinitionInvalid(InvalidInput):
         super().__init__(text)
 
 
+class PayloadTooLarge(InvalidInput):
+    """The payload is over the size limit."""
+
+
 class NotFound(ClockwfError):
     """Not found."""
 
