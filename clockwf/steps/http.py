@@ -21,6 +21,7 @@ import os
 import ssl
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -237,14 +238,15 @@ def _exchange(request: HttpRequest, opener: urllib.request.OpenerDirector,
 
 
 def _http_worker(request: HttpRequest, opener: urllib.request.OpenerDirector,
-                 tail: OutputTail, result: _HttpResult) -> None:
+                 tail: OutputTail, result: _HttpResult, redact: Callable[[str], str]) -> None:
     try:
         _exchange(request, opener, tail, result)
     except (OSError, ValueError, http.client.HTTPException) as exc:  # the attempt's failure
         result.error, result.timed_out = _describe(exc, request.label)
-    except Exception as exc:  # a bug: still the attempt's failure, and logged
-        log.exception("an HTTP request to %s failed unexpectedly", request.label,
-                      extra={"action": "step.http_error"})
+    except Exception as exc:  # a bug: still the attempt's failure, and logged (masked)
+        log.error("an HTTP request to %s failed unexpectedly: %s", request.label,
+                  redact("".join(traceback.format_exception(exc)).rstrip()),
+                  extra={"action": "step.http_error"})
         result.error, result.timed_out = _describe(exc, request.label)
     finally:
         result.done.set()
@@ -260,7 +262,7 @@ def run_http(request: HttpRequest, control: StepControl, *, output_limit: int = 
     tail = OutputTail(output_limit, redact=redact)
     result = _HttpResult()
     helper = threading.Thread(target=_http_worker, name="clockwf-http", daemon=True,
-                              args=(request, opener or build_opener(), tail, result))
+                              args=(request, opener or build_opener(), tail, result, redact))
     helper.start()
     deadline = started + request.timeout
     while not result.done.wait(min(POLL_MAX, max(deadline - time.monotonic(), 0))):

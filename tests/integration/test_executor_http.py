@@ -20,6 +20,7 @@ from executor_support import attempts, make_executor, publish_def, run_row, star
 from http_support import recording_server
 
 from clockwf.executor import Executor
+from clockwf.steps import send_http
 from clockwf.store import Store
 
 SECRET = "tok-9f8e7d6c5b4a"
@@ -330,3 +331,30 @@ def test_tls_certificates_are_verified(store: Store, tls_server: tuple[str, Path
     run_id = start(store, wid)
     assert trusting.execute(run_id) == "succeeded"
     assert attempts(store, run_id)[0]["http_status"] == 204
+
+
+def test_send_http_verifies_with_a_given_ca_bundle(tls_server: tuple[str, Path]) -> None:
+    """The reusable request function: the default CAs refuse the self-signed server, the
+    server's own certificate as CA bundle accepts it, ``verify=False`` skips verification."""
+    url, cert = tls_server
+    assert send_http("POST", f"{url}/hook", body=b"{}", timeout=10).status == "failed"
+    assert send_http("POST", f"{url}/hook", body=b"{}", timeout=10,
+                     verify=str(cert)).http_status == 204
+    assert send_http("POST", f"{url}/hook", body=b"{}", timeout=10,
+                     verify=False).status == "succeeded"
+
+
+def test_send_http_resolves_at_send_time_and_never_sends_with_a_missing_variable(
+        server: Server) -> None:
+    outcome = send_http("POST", server.url + "/ok?k=${env:TOKEN}",
+                        headers={"Authorization": "Bearer ${env:TOKEN}"}, body=b"{}",
+                        environ={"TOKEN": SECRET}, timeout=10, where="alerts.hook")
+    assert (outcome.status, outcome.http_status) == ("succeeded", 200)
+    assert outcome.output == "status 200; auth=Bearer ***; got 2 bytes"
+    assert server.requests[0].headers["Authorization"] == f"Bearer {SECRET}"
+    missing = send_http("GET", server.url + "/ok", headers={"X-Key": "${env:NOPE_NOT_SET}"},
+                        environ={}, timeout=10, where="alerts.hook")
+    assert (missing.status, missing.retryable, missing.error) == (
+        "failed", False, "environment variable NOPE_NOT_SET is not set (referenced by "
+                         "alerts.hook.headers.X-Key)")
+    assert len(server.requests) == 1

@@ -4,6 +4,7 @@ variables and what it declares; the daemon's secrets only when asked for, and th
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -67,13 +68,24 @@ def test_a_step_gets_only_the_documented_environment(store: Store, executor: Exe
         assert PG_SECRET not in text and DB_SECRET not in text
 
 
-def test_env_refs_pass_a_variable_on_purpose_and_mask_it(store: Store,
-                                                         executor: Executor) -> None:
+def test_env_refs_pass_a_variable_on_purpose_and_mask_it(
+        store: Store, executor: Executor, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="clockwf")
+    streamed: list[str] = []
+    executor.on_output = streamed.append
     wid = publish_def(store, [{"run": PRINT_ENV + "; echo \"raw=$DB_PASS\"",
+                               "env": {"DB_PASS": "${env:PGPASSWORD}"}},
+                              {"run": "echo \"failing with $DB_PASS\" >&2; exit 3",
                                "env": {"DB_PASS": "${env:PGPASSWORD}"}}])
     run_id = start(store, wid)
-    assert executor.execute(run_id) == "succeeded"
-    [attempt] = attempts(store, run_id)
+    assert executor.execute(run_id) == "failed"
+    assert "raw=***" in streamed and "failing with ***" in streamed
+    for record in caplog.records:
+        assert PG_SECRET not in record.getMessage() and PG_SECRET not in str(record.__dict__)
+    for row in attempts(store, run_id):
+        assert PG_SECRET not in json.dumps(row, default=str)
+    attempt, second = attempts(store, run_id)
+    assert second["output"] == "failing with ***\n"
     assert "DB_PASS=***" in attempt["output"].splitlines()
     assert "raw=***" in attempt["output"].splitlines()
     assert PG_SECRET not in attempt["output"]
