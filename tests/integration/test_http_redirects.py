@@ -194,3 +194,17 @@ def test_the_redirect_rule(servers: tuple[Recorder, Recorder], method: str,
         assert outcome.status == "failed"
         assert outcome.http_status in (301, 302, 303, 307, 308)
         assert finals == []
+
+
+@pytest.mark.parametrize(("current", "target", "why"), [
+    ("https://a.example/x", "http://a.example/y", "a redirect from https to http is not followed"),
+    ("http://a.example/x", "http://a.example:99999/y", "its port is not valid"),
+    ("http://a.example/x", "javascript:alert(1)", "only http and https are followed, not "
+                                                  "javascript"),
+])
+def test_refused_targets(current: str, target: str, why: str) -> None:
+    from clockwf.steps.http import _refusal
+
+    assert _refusal(307, "GET", False, current, target, 0) == \
+        f"refused the HTTP 307 redirect to {target}: {why}"
+    assert _refusal(307, "GET", False, current, "https://b.example/z", 0) is None
