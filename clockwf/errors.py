@@ -88,6 +88,10 @@ class UsageError(ClockwfError):
     exit_code = 2
 
 
+class PayloadTooLarge(InvalidInput):
+    """The payload is over the size limit."""
+
+
 class NotFound(ClockwfError):
     """Not found."""
 

@@ -5,6 +5,10 @@ built here as a :class:`~clockwf.store.base.NewRun` and created by :func:`launch
 the fire key and creates the run in one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``
 statement, inside the caller's transaction. A key that is already taken is a normal outcome (the
 occurrence was launched before): it is logged at debug level and reported, never an error.
+
+Every entry point goes through :func:`launch`, so it is where a run's payload is held to
+:data:`PAYLOAD_LIMIT` (measured as stored: compact JSON in UTF-8); a run over it is refused with
+:class:`~clockwf.errors.PayloadTooLarge` and, the caller's transaction failing, nothing is stored.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from clockwf.errors import PayloadTooLarge
 from clockwf.firekeys import event_key, manual_key
 from clockwf.models import PAYLOAD_SCHEMA, Definition
 from clockwf.schedule import Occurrence, ScheduleSpec
@@ -25,6 +30,8 @@ from clockwf.store.base import NewRun, Tx
 from clockwf.timeutil import iso, iso_utc
 
 log = logging.getLogger("clockwf.launcher")
+
+PAYLOAD_LIMIT = 256 * 1024      # bytes of a run's payload, as stored (compact JSON, UTF-8)
 
 
 class Launched(NamedTuple):
@@ -37,6 +44,8 @@ def launch(tx: Tx, runs: Sequence[NewRun]) -> list[Launched]:
     """Create the runs whose fire keys are free; report every one (run_id None = duplicate)."""
     if not runs:
         return []
+    for run in runs:
+        check_payload(run.payload)
     created = tx.insert_runs(runs)
     out = [Launched(run.fire_key, created.get(run.fire_key), run.workflow_id) for run in runs]
     if log.isEnabledFor(logging.INFO):  # (a tick launches thousands: skip building records)
@@ -59,6 +68,28 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 def _dumps(value: Any) -> str:
     return _ENCODER.encode(value)
+
+
+def check_payload(payload: str, what: str = "the payload") -> None:
+    """:raises PayloadTooLarge: ``payload`` (JSON text) is over :data:`PAYLOAD_LIMIT` bytes."""
+    if len(payload) <= PAYLOAD_LIMIT // 4:  # UTF-8 takes at most 4 bytes a character
+        return
+    size = len(payload.encode("utf-8"))
+    if size > PAYLOAD_LIMIT:
+        raise PayloadTooLarge(
+            f"{what} is {size:,} bytes as compact JSON, over the limit of "
+            f"{PAYLOAD_LIMIT // 1024} KiB ({PAYLOAD_LIMIT:,} bytes): pass large data by "
+            "reference (a path or a URL) instead; nothing was started",
+            size=size, limit=PAYLOAD_LIMIT)
+
+
+def encode_payload(payload: Any, what: str = "the payload") -> str:
+    """The payload as stored (compact JSON; None is ``{}``).
+
+    :raises PayloadTooLarge: it is over :data:`PAYLOAD_LIMIT`."""
+    text = _dumps({} if payload is None else payload)
+    check_payload(text, what)
+    return text
 
 
 def launched_by() -> str:
@@ -125,7 +156,7 @@ def manual_run(workflow_id: str, version: int, definition: Definition, *,
     return NewRun(
         fire_key=manual_key(workflow_id, run_key), workflow_id=workflow_id,
         workflow_version=version, trigger_type="manual",
-        payload=_dumps({} if payload is None else payload), metadata=_dumps(metadata),
+        payload=encode_payload(payload), metadata=_dumps(metadata),
         created_at=now, serial=definition.policy.overlap != "allow",
     )
 
@@ -139,7 +170,7 @@ def event_run(workflow_id: str, version: int, definition: Definition, *, event: 
     return NewRun(
         fire_key=event_key(workflow_id, event, event_id), workflow_id=workflow_id,
         workflow_version=version, trigger_type="event",
-        payload=_dumps({} if payload is None else payload), metadata=_dumps(metadata),
+        payload=encode_payload(payload), metadata=_dumps(metadata),
         created_at=now, serial=definition.policy.overlap != "allow",
     )
 

@@ -285,7 +285,13 @@ class Step(_Model):
     http: HttpSpec | None = None
     timeout: Duration | None = Field(None, description="Kill the step after this long.")
     retries: int = Field(0, ge=0, le=20, description="Extra attempts on failure, with backoff.")
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Added to the environment of a run step; "
+        "${env:NAME} passes one of the daemon's variables on purpose.")
+    inherit_env: bool | None = Field(
+        None, description="true: a run step inherits the daemon's whole environment (its store "
+        "URL and credentials included) instead of PATH, HOME, LANG, LC_*, TZ, USER, LOGNAME, "
+        "SHELL and the CLOCKWF_* variables. Absent: the workflow's inherit_env.")
     cwd: str | None = Field(None, min_length=1)
 
     model_config = ConfigDict(
@@ -304,6 +310,8 @@ class Step(_Model):
                 raise FieldProblem("env applies to run steps only", ("env",))
             if self.cwd is not None:
                 raise FieldProblem("cwd applies to run steps only", ("cwd",))
+            if self.inherit_env is not None:
+                raise FieldProblem("inherit_env applies to run steps only", ("inherit_env",))
         for name, value in self.env.items():
             if not ENV_NAME_RE.match(name):
                 raise FieldProblem(f"{name!r} is not a valid environment variable name",
@@ -335,6 +343,9 @@ class Definition(_Model):
     trigger: Trigger | None = Field(None, description="Absent: started only by hand.")
     policy: Policy = Field(default_factory=Policy)
     payload_schema_mode: Literal["pinned", "inferred"] = "pinned"
+    inherit_env: bool = Field(
+        False, description="true: run steps inherit the daemon's whole environment (a step's "
+        "own inherit_env wins).")
     steps: list[Step] = Field(min_length=1)
 
     model_config = ConfigDict(title="clockwf workflow definition")

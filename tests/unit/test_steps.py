@@ -156,3 +156,30 @@ def test_timeout_and_control_end_the_attempt(tmp_path: Path) -> None:
     assert (cancelled.status, cancelled.error, cancelled.output) == (
         "cancelled", "cancelled: by a test", "before\n")
     assert not control.request("interrupted", "later")   # the first request wins
+
+
+# -- the payload of a run step -----------------------------------------------------------------
+
+def test_the_payload_file_is_private_and_removed_even_after_a_timeout(tmp_path: Path) -> None:
+    from clockwf.steps import run_command
+
+    seen = tmp_path / "seen"
+    outcome = run_command(f'echo "$CLOCKWF_PAYLOAD_FILE" > {seen}; '
+                          'stat -c %a "$CLOCKWF_PAYLOAD_FILE"; cat "$CLOCKWF_PAYLOAD_FILE"; '
+                          'echo " env=$CLOCKWF_PAYLOAD"; sleep 30',
+                          {**ENV, "CLOCKWF_PAYLOAD": "inherited", "CLOCKWF_PAYLOAD_FILE": "/x"},
+                          None, b'{"a":1}', 1.0, StepControl(), kill_grace=0.5)
+    assert outcome.status == "timed_out"
+    assert outcome.output == '600\n{"a":1} env={"a":1}\n'
+    path = seen.read_text().strip()
+    assert path != "/x" and not os.path.exists(path)
+
+
+def test_a_large_payload_is_not_in_the_environment() -> None:
+    from clockwf.steps import PAYLOAD_ENV_LIMIT, run_command
+
+    payload = b'"' + b"y" * (PAYLOAD_ENV_LIMIT - 1) + b'"'
+    outcome = run_command('echo "${CLOCKWF_PAYLOAD-unset}"; wc -c < "$CLOCKWF_PAYLOAD_FILE"; '
+                          "wc -c", {**ENV, "CLOCKWF_PAYLOAD": "inherited"}, None, payload,
+                          None, StepControl())
+    assert outcome.output == f"unset\n{len(payload)}\n{len(payload)}\n"
