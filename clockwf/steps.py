@@ -1,4 +1,4 @@
-"""One attempt of one step: a shell command or an HTTP request (SPEC 7). No store, no threads
+"""One attempt of one step: a shell command or an HTTP request (docs/design.md §8). No store, no threads
 of the executor: :mod:`clockwf.executor` decides which attempt runs, records it and retries.
 
 ``run`` steps start ``/bin/sh -c COMMAND`` as the leader of a new session, so the step and

@@ -1,5 +1,5 @@
 """The command line over a store: publish, list, show, pause, resume, delete, tick, runs,
-explain, backfill, simulate, emit, run, status (SPEC 4, 5, 8). Real subprocesses on SQLite."""
+explain, backfill, simulate, emit, run, status (docs/design.md §4, §6). Real subprocesses on SQLite."""
 
 from __future__ import annotations
 

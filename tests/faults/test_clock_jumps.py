@@ -1,4 +1,4 @@
-"""The wall clock jumping (SPEC 6, 9), on an injected clock driving a real in-process Daemon:
+"""The wall clock jumping (docs/design.md §9, §10), on an injected clock driving a real in-process Daemon:
 
 - back an hour between ticks: nothing is launched twice (the schedules' positions, not the
   clock, say what has run), and one ``clock.backward`` warning is logged for the jump;

@@ -1,4 +1,4 @@
-"""kill -9 at random instants (SPEC 9: "a crash at any instant loses no occurrence and launches
+"""kill -9 at random instants (docs/design.md §10: "a crash at any instant loses no occurrence and launches
 none twice"), on SQLite and PostgreSQL.
 
 Three campaigns per store, each seeded:

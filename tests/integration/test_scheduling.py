@@ -1,5 +1,5 @@
 """The scheduling core against both stores: one-time schedules, catch-up, idempotent re-ticks,
-backfill, pause/resume, overlap, events, manual runs, explain (SPEC 3.4, 4.3, 5)."""
+backfill, pause/resume, overlap, events, manual runs, explain (docs/design.md §2.5, §4.4, §6)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Several processes ticking the same store at the same instants: every expected fire key
-exactly once, none missing (SPEC 5.2, 6). Real processes, real connections, both stores."""
+exactly once, none missing (docs/design.md §3, §9). Real processes, real connections, both stores."""
 
 from __future__ import annotations
 
