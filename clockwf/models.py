@@ -1,4 +1,4 @@
-"""The definition file format (docs/design.md §1) and the time-trigger payload (docs/design.md §7.2).
+"""The definition file format and the time-trigger payload.
 
 These pydantic models are the single source of the format: they validate files and they generate
 the JSON Schema that ``clockwf schema`` prints. Checks that need a location inside the file raise
@@ -87,7 +87,7 @@ class _Model(BaseModel):
 
 
 class DstPolicy(_Model):
-    """What a fixed-time job does when its local time is skipped or repeated (docs/design.md §2.3)."""
+    """What a fixed-time job does when its local time is skipped or repeated."""
 
     gap: Literal["run_after", "skip"] = Field(
         "run_after",
@@ -313,7 +313,7 @@ class Step(_Model):
 
 
 class Policy(_Model):
-    """What to do with missed and overlapping occurrences (docs/design.md §6.2, §6.3)."""
+    """What to do with missed and overlapping occurrences."""
 
     catchup: Literal["latest", "all", "none"] = "latest"
     catchup_window: Duration = Field(timedelta(hours=24))
@@ -363,7 +363,7 @@ class Definition(_Model):
 
 
 class WorkflowClockTriggerV1(BaseModel):
-    """The payload every time-triggered run receives (docs/design.md §7.2)."""
+    """The payload every time-triggered run receives."""
 
     model_config = ConfigDict(extra="forbid", title=PAYLOAD_SCHEMA)
 

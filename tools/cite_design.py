@@ -24,9 +24,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = ("clockwf", "tests", "bench", "tools", "examples", "docs")
+FOLDERS = ("clockwf", "tests", "bench", "tools", "examples", "docs", "schema")
 FILES = ("README.md",)
-SUFFIXES = {".py", ".sql", ".md", ".yaml", ".yml", ".toml", ".txt", ".service", ".cfg", ".ini",
+SUFFIXES = {".json", ".py", ".sql", ".md", ".yaml", ".yml", ".toml", ".txt", ".service", ".cfg", ".ini",
             ".sh"}
 
 # Old section -> section of docs/design.md (None: no counterpart, the number is dropped).
@@ -59,6 +59,11 @@ OVERRIDES: dict[tuple[str, str], str | None] = {
     ("clockwf/runs.py", "5"): "7",   # manual starts, events, backfills: the launcher
 }
 
+# Files whose citations are removed rather than rewritten: the models' docstrings become the
+# descriptions of the JSON Schema that editors show users (and its committed copy), where a
+# pointer into the design would be noise.
+DROP = ("clockwf/models.py", "schema/")
+
 _NUM = r"\d+(?:\.\d+)?"
 _SEP = r"\s*(?:,|/|\bto\b)\s*"
 # "SPEC 3.2", "SPEC §3.2", "SPEC section 2", "SPEC 3.2, 3.3", "SPEC 3.2/3.3", "SPEC 3.1 to 3.3"
@@ -66,6 +71,8 @@ CITATION = re.compile(
     rf"(?P<open>\()?\bSPEC\s+(?:section\s+|§\s*)?(?P<first>{_NUM})"
     rf"(?P<rest>(?:{_SEP}§?{_NUM})*)(?P<close>\))?"
 )
+# "(docs/design.md §2.2, §2.3)", with its leading space: removed from the DROP files.
+DESIGN_NOTE = re.compile(r" ?\(docs/design\.md §[^)]*\)")
 # What a test checks is gone: "SPEC" then a section number, in any of the forms above.
 LEFTOVER = re.compile(rf"\bSPEC\s+(?:section\s+|§\s*)?{_NUM}")
 
@@ -79,6 +86,8 @@ def _convert(match: re.Match[str], where: str = "") -> str:
         if number not in MAPPING:
             raise KeyError(f"no design section for old section {number!r} in {match[0]!r}")
         target = OVERRIDES.get((where, number), MAPPING[number])
+        if where.startswith(DROP):
+            target = None
         if target is None:
             continue
         if out:
@@ -97,6 +106,8 @@ def rewrite(text: str, where: str = "") -> str:
     out = []
     for line in text.splitlines(keepends=True):
         new = re.sub(r" ?\0", "", CITATION.sub(lambda m: _convert(m, where), line))
+        if where.startswith(DROP):
+            new = DESIGN_NOTE.sub("", new)
         grown = len(new) - len(line)
         banner = re.search(r"-{6,}(?=\s*$)", new)
         if grown > 0 and banner:
@@ -131,9 +142,10 @@ def main(argv: list[str] | None = None) -> int:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue
-        if not LEFTOVER.search(text):
-            continue
         rel = path.relative_to(args.root)
+        if not LEFTOVER.search(text) and not (rel.as_posix().startswith(DROP)
+                                              and DESIGN_NOTE.search(text)):
+            continue
         if args.check:
             for n, line in enumerate(text.splitlines(), 1):
                 if LEFTOVER.search(line):

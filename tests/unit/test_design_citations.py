@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DESIGN = ROOT / "docs" / "design.md"
-FOLDERS = ("clockwf", "tests", "bench", "tools", "examples", "docs")
+FOLDERS = ("clockwf", "tests", "bench", "tools", "examples", "docs", "schema")
 TOOL = ROOT / "tools" / "cite_design.py"
 
 OLD_CITATION = re.compile(r"\bSPEC\s+(?:section\s+|§\s*)?\d")
@@ -132,3 +132,15 @@ def test_the_tool_rewrites_files_in_place(tmp_path: Path) -> None:
     assert (tmp_path / "clockwf" / "tick.py").read_text() == \
         '"""The tick (docs/design.md §6, §9)."""\n'
     assert tool.main(["--check", "--root", str(tmp_path)]) == 0
+
+
+def test_user_facing_docstrings_lose_their_citations() -> None:
+    """The models' docstrings are the JSON Schema's descriptions (and schema/ holds a copy):
+    their citations are removed, old or new, so the two stay equal."""
+    tool = _load_tool()
+    old = "SPEC"
+    before = f'    """What to do with missed and overlapping occurrences ({old} 5.3, 5.4)."""\n'
+    after = '    """What to do with missed and overlapping occurrences."""\n'
+    assert tool.rewrite(before, "clockwf/models.py") == after
+    assert tool.rewrite(before.replace(f"{old} 5.3, 5.4", "docs/design.md §6.2, §6.3"),
+                        "schema/clockwf.schema.json") == after
