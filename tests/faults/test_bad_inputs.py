@@ -116,6 +116,7 @@ def test_validate_refuses_with_message_field_and_line(path: Path,
     assert (f"{path}: invalid" in out) == (expect.when != "publish"), out
 
 
+@pytest.mark.slow
 def test_validate_of_the_whole_corpus_in_one_invocation(tmp_path: Path) -> None:
     """Real processes over every file at once: no traceback, exit 1, every file reported."""
     names = [str(p) for p in FILES]
@@ -203,6 +204,7 @@ SEED = {
 }
 
 
+@pytest.mark.slow
 def test_publishing_bad_input_changes_nothing(db_url: str, namespace: str, tmp_path: Path,
                                               huge_files: list[Path],
                                               capsys: pytest.CaptureFixture[str]) -> None:

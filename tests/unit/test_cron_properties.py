@@ -366,6 +366,7 @@ def check_invariants(spec: Spec, zone: str, start: int, gap: str, fold: str,
     assert nxt is not None and nxt.at.isoformat() == got[i].at.isoformat()
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(spec=specs(), data=st.data(), zone=st.sampled_from(ZONES),
        gap=st.sampled_from(["run_after", "skip"]), fold=st.sampled_from(["once", "twice"]))
