@@ -83,8 +83,11 @@ def _convert(match: re.Match[str], where: str = "") -> str:
     seps = parts[1::2]
     out: list[str] = []
     for i, number in enumerate(numbers):
+        if number not in MAPPING:   # a subsection the old document did not have: its section
+            number = number.split(".")[0]
         if number not in MAPPING:
-            raise KeyError(f"no design section for old section {number!r} in {match[0]!r}")
+            print(f"{where}: no design section for {match[0]!r}; left as it is", file=sys.stderr)
+            return match[0]
         target = OVERRIDES.get((where, number), MAPPING[number])
         if where.startswith(DROP):
             target = None

@@ -109,6 +109,7 @@ def test_every_old_section_maps_to_an_existing_design_section() -> None:
     ("status (@@ 4, 5, 8).", "status (docs/design.md §4, §6)."),
     ("commands (@@ 8).", "commands."),
     ("# @@ 9: a crash", "# docs/design.md §10: a crash"),
+    ("(@@ 5.7)", "(docs/design.md §6)"),   # an unknown subsection: its section
     ("SPEC_COMMANDS = {}", "SPEC_COMMANDS = {}"),
     ("# -- execution (@@ 7) ------------------", "# -- execution (docs/design.md §8) -------"),
 ])
