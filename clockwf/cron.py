@@ -1,4 +1,4 @@
-"""Cron parsing and DST-exact next-fire computation (SPEC 3.1 to 3.3).
+"""Cron parsing and DST-exact next-fire computation (docs/design.md §2.1 to §2.3).
 
 The grammar is Vixie cron's five fields plus macros. The fire-time algorithm reproduces the
 scheduling loop of cronie / Vixie cron (``cron.8``, "Daylight Saving Time and other time
@@ -513,7 +513,7 @@ def _shift_text(seconds: int) -> str:
 
 
 class CronSchedule:
-    """A cron expression in a zone with the per-schedule DST choice (SPEC 3.3)."""
+    """A cron expression in a zone with the per-schedule DST choice (docs/design.md §2.3)."""
 
     def __init__(self, cron: str | CronExpr, timezone: str = "UTC", *,
                  gap: GapChoice = "run_after", fold: FoldChoice = "once") -> None:
@@ -713,7 +713,7 @@ class CronSchedule:
 def next_fires(cron: str, timezone: str, after: datetime, count: int) -> list[datetime]:
     """The next ``count`` fire instants of ``cron`` in ``timezone`` strictly after ``after``.
 
-    Aware datetimes in the schedule's zone, following the reference DST behaviour of SPEC 3.2
+    Aware datetimes in the schedule's zone, following the reference DST behaviour of docs/design.md §2.2
     (cronie semantics). A naive ``after`` is read as wall time in ``timezone``. Fewer than
     ``count`` are returned only past the year 9999.
     """

@@ -1,4 +1,4 @@
-"""Executing runs (SPEC 7): claim queued runs under a lease, run their steps, record every
+"""Executing runs (docs/design.md §8): claim queued runs under a lease, run their steps, record every
 attempt, and never leave a run ``running`` that nobody runs.
 
 Threads of an :class:`Executor` (each uses its own store connection):

@@ -1,4 +1,4 @@
-"""The one way a run starts (SPEC 5.1): fire key, provenance, payload, one INSERT.
+"""The one way a run starts (docs/design.md §7.1): fire key, provenance, payload, one INSERT.
 
 Every run -- a recurring or one-time fire, an emitted event, a manual start, a backfill -- is
 built here as a :class:`~clockwf.store.base.NewRun` and created by :func:`launch`, which claims
@@ -101,7 +101,7 @@ def launched_by() -> str:
 def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime,
              catchup: bool, backfill: bool = False, instance: str | None = None) -> NewRun:
     """A run for an occurrence of a recurring or one-time schedule, with the pinned
-    WorkflowClockTrigger.v1 payload (SPEC 4.4) and its provenance (SPEC 5.2)."""
+    WorkflowClockTrigger.v1 payload (docs/design.md §7.2) and its provenance (docs/design.md §3)."""
     run_at = iso(spec.run_at.astimezone(occ.local.tzinfo)) if spec.run_at is not None else None
     scheduled_for = iso(occ.local)
     scheduled_for_utc = iso_utc(occ.nominal)

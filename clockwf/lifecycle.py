@@ -1,6 +1,6 @@
 """Publish, pause, resume, delete: definition, version and schedule state change together.
 
-Each operation is one store transaction (SPEC 4.2, 4.3). Publishing several files is all or
+Each operation is one store transaction (docs/design.md §4.3, §4.4). Publishing several files is all or
 nothing: every file is validated before the transaction starts, and any failure inside it rolls
 the whole transaction back, so the store is left exactly as it was.
 """

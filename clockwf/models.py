@@ -1,4 +1,4 @@
-"""The definition file format (SPEC section 2) and the time-trigger payload (SPEC 4.4).
+"""The definition file format and the time-trigger payload.
 
 These pydantic models are the single source of the format: they validate files and they generate
 the JSON Schema that ``clockwf schema`` prints. Checks that need a location inside the file raise
@@ -89,7 +89,7 @@ class _Model(BaseModel):
 
 
 class DstPolicy(_Model):
-    """What a fixed-time job does when its local time is skipped or repeated (SPEC 3.3)."""
+    """What a fixed-time job does when its local time is skipped or repeated."""
 
     gap: Literal["run_after", "skip"] = Field(
         "run_after",
@@ -325,7 +325,7 @@ class Step(_Model):
 
 
 class Policy(_Model):
-    """What to do with missed and overlapping occurrences (SPEC 5.3, 5.4)."""
+    """What to do with missed and overlapping occurrences."""
 
     catchup: Literal["latest", "all", "none"] = "latest"
     catchup_window: Duration = Field(timedelta(hours=24))
@@ -378,7 +378,7 @@ class Definition(_Model):
 
 
 class WorkflowClockTriggerV1(BaseModel):
-    """The payload every time-triggered run receives (SPEC 4.4)."""
+    """The payload every time-triggered run receives."""
 
     model_config = ConfigDict(extra="forbid", title=PAYLOAD_SCHEMA)
 

@@ -1,4 +1,4 @@
-"""Runs from the outside: manual starts, events, backfills, history and answers (SPEC 5).
+"""Runs from the outside: manual starts, events, backfills, history and answers (docs/design.md §7).
 
 Every run started here goes through :func:`clockwf.launcher.launch`, like the tick's.
 """

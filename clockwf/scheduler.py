@@ -1,4 +1,4 @@
-"""The tick: claim due schedules, launch their occurrences, advance them, commit (SPEC 5, 6).
+"""The tick: claim due schedules, launch their occurrences, advance them, commit (docs/design.md §6, §9).
 
 One :func:`tick` is exactly one claim-launch-advance pass at an instant it is given. It executes
 nothing. Each batch of claimed schedules is one transaction, in which the runs are created under

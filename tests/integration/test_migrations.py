@@ -201,6 +201,7 @@ with open_store(sys.argv[1], check_schema=False) as store:
 """
 
 
+@pytest.mark.slow
 def test_concurrent_first_use_initialises_once(fresh_url: str,
                                                race: Callable[..., list[str]]) -> None:
     outputs = race(FIRST_USE, [[fresh_url]] * 4)
