@@ -33,6 +33,7 @@ class Health:
                 "heartbeat_at": iso_utc(d["heartbeat_at"]),
                 "last_tick_at": iso_utc(d.get("last_tick_at")),
                 "stopped_at": iso_utc(d.get("stopped_at")),
+                "pool": pool_json(d),
             } for d in self.daemons],
             "runs": {"queued": self.queued, "running": self.running},
             "most_overdue": None if self.overdue is None else {
@@ -43,6 +44,22 @@ class Health:
             },
             "problems": self.problems,
         }
+
+
+def pool_json(daemon: Row) -> dict[str, Any] | None:
+    """A daemon's or worker's connection pool (PostgreSQL): its bound, and how often and how
+    long a transaction waited for a free connection (both should stay 0)."""
+    if daemon.get("pool_size") is None:
+        return None
+    return {"size": int(daemon["pool_size"]), "waits": int(daemon.get("pool_waits") or 0),
+            "wait_seconds": float(daemon.get("pool_wait_s") or 0.0)}
+
+
+def pool_text(daemon: Row) -> str:
+    pool = pool_json(daemon)
+    if pool is None:
+        return ""
+    return f"{pool['size']} max, {pool['waits']} waits ({pool['wait_seconds']:g} s)"
 
 
 def health(store: Store, now: datetime, *, overdue_after: timedelta,
