@@ -81,11 +81,12 @@ class BoundedPool:
         if self._slots.acquire(blocking=False):
             return
         started = time.monotonic()
+        with self._lock:
+            self._waits += 1
         self._warn_waiting(started)
         got = self._slots.acquire(timeout=self.timeout)
         waited = time.monotonic() - started
         with self._lock:
-            self._waits += 1
             self._wait_seconds += waited
         if not got:
             raise StoreUnavailable(
@@ -100,9 +101,9 @@ class BoundedPool:
             self._last_warning = now
             waits = self._waits
         log.warning("all %d store connections are in use: waiting for one (%d waits so far; "
-                    "see `clockwf status`)", self.size, waits + 1,
+                    "see `clockwf status`)", self.size, waits,
                     extra={"action": "store.pool_wait", "pool_size": self.size,
-                           "waits": waits + 1})
+                           "waits": waits})
 
     def _take(self) -> Any:
         while True:
