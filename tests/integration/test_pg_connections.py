@@ -90,8 +90,9 @@ def test_the_pool_never_opens_more_than_its_size_and_waits_visibly(
         for thread in threads:
             thread.start()
         try:
-            wait_for("three transactions to wait",
-                     lambda: small.pool_stats().waits == 3)  # type: ignore[union-attr]
+            wait_for("two transactions to run and three to wait",
+                     lambda: len(entered) == 2
+                     and small.pool_stats().waits == 3)  # type: ignore[union-attr]
             with psycopg.connect(store_url, autocommit=True) as admin:
                 [[held]] = admin.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
