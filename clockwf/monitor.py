@@ -18,6 +18,7 @@ class Health:
     running: int
     overdue: Row | None
     problems: list[str] = field(default_factory=list)
+    db_now: datetime | None = None    # the database's clock, which stamps heartbeats
 
     @property
     def ok(self) -> bool:
@@ -34,6 +35,8 @@ class Health:
                 "last_tick_at": iso_utc(d.get("last_tick_at")),
                 "stopped_at": iso_utc(d.get("stopped_at")),
                 "pool": pool_json(d),
+                "heartbeat_age_s": None if self.db_now is None else round(
+                    (self.db_now - d["heartbeat_at"]).total_seconds(), 3),
             } for d in self.daemons],
             "runs": {"queued": self.queued, "running": self.running},
             "most_overdue": None if self.overdue is None else {
@@ -69,8 +72,9 @@ def health(store: Store, now: datetime, *, overdue_after: timedelta,
         counts = tx.run_status_counts()
         overdue_rows = tx.overdue_schedules(now, 1)
         troubled = tx.troubled_schedules(5)
+        db_now = tx.db_now()
     report = Health(now, daemons, counts.get("queued", 0), counts.get("running", 0),
-                    overdue_rows[0] if overdue_rows else None)
+                    overdue_rows[0] if overdue_rows else None, db_now=db_now)
     live = [d for d in daemons if d.get("stopped_at") is None]
     ticking = [d for d in live if d.get("last_tick_at") is not None
                and now - d["last_tick_at"] <= stale_after]

@@ -57,6 +57,7 @@ def test_a_daemon_never_holds_more_connections_than_its_bound(store: Store,
     [me] = status["daemons"]
     assert me["pool"] == {"size": store_connections(WORKERS), "waits": 0,
                           "wait_seconds": 0.0}
+    assert 0 <= me["heartbeat_age_s"] < 60   # on the server's clock, as it stamped it
 
 
 def _status(url: str, ns: str) -> dict:  # type: ignore[type-arg]
