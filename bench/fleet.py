@@ -176,10 +176,12 @@ def worker(url: str, ns: str, minutes: str, execute: str, batch: str) -> None:
     import os
 
     from clockwf.clock import SystemClock
+    from clockwf.daemon import store_connections
     from clockwf.executor import Executor
     from clockwf.scheduler import tick
 
-    with open_store(url, ns) as store:
+    # as a daemon sizes its pool: the tick's two threads, plus the executor's when it executes
+    with open_store(url, ns, pool_size=store_connections(4, execute == "1")) as store:
         with store.read() as tx:   # connected and migrated before the start
             tx.earliest_due()
         executor = None

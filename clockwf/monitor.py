@@ -18,6 +18,7 @@ class Health:
     running: int
     overdue: Row | None
     problems: list[str] = field(default_factory=list)
+    db_now: datetime | None = None    # the database's clock, which stamps heartbeats
 
     @property
     def ok(self) -> bool:
@@ -33,6 +34,9 @@ class Health:
                 "heartbeat_at": iso_utc(d["heartbeat_at"]),
                 "last_tick_at": iso_utc(d.get("last_tick_at")),
                 "stopped_at": iso_utc(d.get("stopped_at")),
+                "pool": pool_json(d),
+                "heartbeat_age_s": None if self.db_now is None else round(
+                    (self.db_now - d["heartbeat_at"]).total_seconds(), 3),
             } for d in self.daemons],
             "runs": {"queued": self.queued, "running": self.running},
             "most_overdue": None if self.overdue is None else {
@@ -45,6 +49,22 @@ class Health:
         }
 
 
+def pool_json(daemon: Row) -> dict[str, Any] | None:
+    """A daemon's or worker's connection pool (PostgreSQL): its bound, and how often and how
+    long a transaction waited for a free connection (both should stay 0)."""
+    if daemon.get("pool_size") is None:
+        return None
+    return {"size": int(daemon["pool_size"]), "waits": int(daemon.get("pool_waits") or 0),
+            "wait_seconds": float(daemon.get("pool_wait_s") or 0.0)}
+
+
+def pool_text(daemon: Row) -> str:
+    pool = pool_json(daemon)
+    if pool is None:
+        return ""
+    return f"{pool['size']} max, {pool['waits']} waits ({pool['wait_seconds']:g} s)"
+
+
 def health(store: Store, now: datetime, *, overdue_after: timedelta,
            stale_after: timedelta) -> Health:
     with store.read() as tx:
@@ -52,8 +72,9 @@ def health(store: Store, now: datetime, *, overdue_after: timedelta,
         counts = tx.run_status_counts()
         overdue_rows = tx.overdue_schedules(now, 1)
         troubled = tx.troubled_schedules(5)
+        db_now = tx.db_now()
     report = Health(now, daemons, counts.get("queued", 0), counts.get("running", 0),
-                    overdue_rows[0] if overdue_rows else None)
+                    overdue_rows[0] if overdue_rows else None, db_now=db_now)
     live = [d for d in daemons if d.get("stopped_at") is None]
     ticking = [d for d in live if d.get("last_tick_at") is not None
                and now - d["last_tick_at"] <= stale_after]

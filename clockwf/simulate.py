@@ -188,7 +188,7 @@ def _collect(store: Any, result: Simulation, report: Any, zone: Any,
 def _start_runs(store: Any, finishing: dict[int, datetime], t: datetime,
                 duration: timedelta) -> None:
     with store.transaction() as tx:
-        for run in tx.claim_runs(owner=OWNER, now=t, lease_until=t + timedelta(days=3650),
+        for run in tx.claim_runs(owner=OWNER, now=t, lease_seconds=3650 * 86400.0,
                                  limit=10_000):
             finishing[run["run_id"]] = t + duration
 

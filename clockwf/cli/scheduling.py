@@ -102,9 +102,11 @@ def daemon(
 ) -> None:
     """Schedule and execute: tick, sleep until the earliest due instant, repeat.
 
-    Stops cleanly on SIGTERM/SIGINT. Speaks sd_notify when $NOTIFY_SOCKET is set.
+    On SIGTERM/SIGINT it stops ticking and claiming and lets running steps finish within
+    --grace (a second signal stops at once). Speaks sd_notify when $NOTIFY_SOCKET is set.
+    With PostgreSQL it holds at most workers + 5 connections (--no-execute: 3).
     """
-    from clockwf.daemon import Daemon, DaemonOptions
+    from clockwf.daemon import Daemon, DaemonOptions, store_connections
 
     logs.setup(log_format.value, log_level)
     options = DaemonOptions(
@@ -113,7 +115,8 @@ def daemon(
         grace=_duration(grace, "--grace"), exit_when_idle=exit_when_idle,
         run_for=_duration(run_for, "--run-for") if run_for else None,
     )
-    with open_store(db, namespace) as store:
+    with open_store(db, namespace, pool_size=store_connections(workers, not no_execute),
+                    application_name="clockwf-daemon") as store:
         d = Daemon(store, clock=SystemClock(), options=options)
         d.install_signals()
         d.run()
@@ -343,7 +346,7 @@ def status(
 ) -> None:
     """Daemons, their last tick, queued and running runs, the most overdue schedule. Exit 1
     when a schedule is overdue or no daemon has ticked recently (for monitoring)."""
-    from clockwf.monitor import health
+    from clockwf.monitor import health, pool_text
 
     at = parse_now(now)
     with open_store(db, namespace) as store:
@@ -354,10 +357,11 @@ def status(
         render.emit_json(report.as_json())
     else:
         render.table("daemons", ["instance", "role", "host", "pid", "last tick", "heartbeat",
-                                 "state"],
+                                 "state", "connections"],
                      [(d["instance_id"], d["role"], d["hostname"], d["pid"],
                        iso_utc(d.get("last_tick_at")) or "", iso_utc(d["heartbeat_at"]),
-                       "stopped" if d.get("stopped_at") else (d.get("status") or ""))
+                       "stopped" if d.get("stopped_at") else (d.get("status") or ""),
+                       pool_text(d))
                       for d in report.daemons])
         render.text(f"runs: {report.queued} queued, {report.running} running")
         if report.overdue is not None:

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-import os
-import signal
-import socket
-import time
 from datetime import timedelta
-from types import FrameType
 from typing import Annotated
 
 import typer
 
-from clockwf import __version__, logs, render
+from clockwf import logs, render
 from clockwf.cli.app import DbOpt, FormatOpt, LogFormat, NamespaceOpt, NowOpt, OutputFormat, app
 from clockwf.clock import SystemClock, parse_now
 from clockwf.errors import ClockwfError
 from clockwf.retention import prune as prune_history
 from clockwf.store import open_store
 from clockwf.timeutil import parse_duration
-
-HEARTBEAT_EVERY = 5.0
-log = logging.getLogger("clockwf.worker")
 
 
 def _seconds(text: str, option: str, *, minimum: float = 0.0) -> float:
@@ -56,59 +47,21 @@ def worker(
     """Execute queued runs and schedule nothing (pair with `clockwf daemon --no-execute`).
 
     Runs until SIGTERM or SIGINT: then it stops claiming, lets running steps finish within
-    --grace, kills what is left and marks those runs interrupted. A second signal ends the
-    grace period at once.
+    --grace, kills what is left and marks those runs interrupted. A second signal stops at
+    once. Speaks sd_notify when $NOTIFY_SOCKET is set, as the daemon does.
     """
     from clockwf.daemon import instance_name
-    from clockwf.executor import Executor
+    from clockwf.worker import Worker, WorkerOptions, worker_connections
 
-    lease_s = _seconds(lease, "--lease", minimum=1)
-    grace_s = _seconds(grace, "--grace")
+    options = WorkerOptions(workers=workers, lease_seconds=_seconds(lease, "--lease", minimum=1),
+                            grace=_seconds(grace, "--grace"))
     logs.setup(log_format.value, log_level)
-    clock = SystemClock()
-    instance = f"worker:{instance_name()}"
-    received: list[str] = []
-    with open_store(db, namespace) as store:
-        executor = Executor(store, owner=instance, workers=workers, lease_seconds=lease_s,
-                            clock=clock)
-
-        def handler(signum: int, _frame: FrameType | None) -> None:
-            # no locks here (an Event.set() could deadlock against the interrupted main thread)
-            received.append(signal.Signals(signum).name)
-            if len(received) > 1:
-                executor.hurry()
-
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
-        started_at = clock.now()
-
-        def heartbeat(status: str) -> None:
-            try:
-                with store.transaction() as tx:
-                    tx.heartbeat(instance_id=instance, hostname=socket.gethostname(),
-                                 pid=os.getpid(), role="worker", version=__version__,
-                                 started_at=started_at, now=clock.now(), last_tick_at=None,
-                                 status=status)
-            except ClockwfError:
-                pass  # the executor logs store trouble; the next heartbeat retries
-
-        heartbeat("starting")
-        executor.start()
-        next_beat = time.monotonic() + HEARTBEAT_EVERY
-        while not received:
-            time.sleep(0.2)
-            if time.monotonic() >= next_beat:
-                heartbeat(f"{len(executor.active_runs)} runs running")
-                next_beat = time.monotonic() + HEARTBEAT_EVERY
-        log.info("received %s: stopping", received[0],
-                 extra={"action": "worker.signal", "signal": received[0]})
-        heartbeat("stopping")
-        executor.stop(grace_s)
-        try:
-            with store.transaction() as tx:
-                tx.mark_daemon_stopped(instance, clock.now())
-        except ClockwfError:
-            pass
+    with open_store(db, namespace, pool_size=worker_connections(workers),
+                    application_name="clockwf-worker") as store:
+        w = Worker(store, instance=f"worker:{instance_name()}", options=options,
+                   clock=SystemClock())
+        w.install_signals()
+        w.run()
 
 
 @app.command()

@@ -57,7 +57,8 @@ def _sqlite_path(url: str) -> str:
 
 
 def open_store(url: str | None, namespace: str = "default", *, create: bool = True,
-               check_schema: bool = True) -> Store:
+               check_schema: bool = True, pool_size: int | None = None,
+               application_name: str | None = None) -> Store:
     """Open the store at ``url`` confined to ``namespace``.
 
     ``create``: a new store may be made: the SQLite file when it is missing and, with
@@ -67,6 +68,10 @@ def open_store(url: str | None, namespace: str = "default", *, create: bool = Tr
     telling to run ``clockwf db upgrade``) or ahead of this clockwf
     (:class:`~clockwf.errors.MigrationError`). ``clockwf db status`` opens with neither,
     ``clockwf db upgrade`` with ``create`` only; every other command with both (the default).
+
+    ``pool_size`` and ``application_name`` (PostgreSQL): the most connections the store opens
+    (besides its LISTEN connection) and the name they carry, with the process id, in
+    ``pg_stat_activity``; see :mod:`clockwf.store.postgres`.
 
     :raises InvalidInput: a malformed URL or namespace.
     :raises StoreUnavailable: the store cannot be reached, is locked or read-only.
@@ -85,7 +90,8 @@ def open_store(url: str | None, namespace: str = "default", *, create: bool = Tr
                 f"PostgreSQL support is not installed ({exc.name} is missing): install the "
                 "postgres extra, pip install 'clockwf[postgres]'") from exc
         return PostgresStore(url, namespace, redacted_url=redact_url(url), create=create,
-                             check_schema=check_schema)
+                             check_schema=check_schema, pool_size=pool_size,
+                             application_name=application_name)
     if scheme not in (None, "sqlite"):
         raise InvalidInput(f"unsupported store URL {redact_url(url)!r}: use a file path, "
                            "sqlite:///path or postgresql://user@host/db")

@@ -223,8 +223,10 @@ class Tx(abc.ABC):
 
     @abc.abstractmethod
     def heartbeat(self, *, instance_id: str, hostname: str, pid: int, role: str,
-                  version: str, started_at: datetime, now: datetime,
-                  last_tick_at: datetime | None, status: str | None) -> None: ...
+                  version: str, started_at: datetime, last_tick_at: datetime | None,
+                  status: str | None, pool: PoolStats | None = None) -> None:
+        """Record that the instance is alive; ``heartbeat_at`` is the database's clock.
+        ``pool``: its connection pool's bound and waits."""
 
     @abc.abstractmethod
     def mark_daemon_stopped(self, instance_id: str, now: datetime) -> None: ...
@@ -246,22 +248,26 @@ class Tx(abc.ABC):
 
     # -- execution (docs/design.md §8) ---------------------------------------------------------
     @abc.abstractmethod
-    def claim_runs(self, *, owner: str, now: datetime, lease_until: datetime,
+    def claim_runs(self, *, owner: str, now: datetime, lease_seconds: float,
                    limit: int) -> list[Row]:
         """Move up to ``limit`` queued runs to 'running' under a lease, oldest first. A serial
         run is claimed only when no other run of its workflow is running and it is the oldest
-        queued run of its workflow. PG: FOR UPDATE SKIP LOCKED."""
+        queued run of its workflow. PG: FOR UPDATE SKIP LOCKED.
+
+        Every lease ends ``lease_seconds`` after the database's clock (never a host's: hosts
+        disagree); ``now`` is only recorded as the run's ``started_at``."""
 
     @abc.abstractmethod
     def claim_run(self, run_id: int, *, owner: str, now: datetime,
-                  lease_until: datetime) -> Row | None:
+                  lease_seconds: float) -> Row | None:
         """Move one given queued run to 'running' under a lease (``clockwf run --wait``), under
         the serial rule of :meth:`claim_runs`; None when it is not queued or must wait."""
 
     @abc.abstractmethod
     def renew_leases(self, *, owner: str, run_ids: Sequence[int],
-                     lease_until: datetime) -> list[int]:
-        """Extend leases still held by ``owner``; returns the ids whose cancel was requested."""
+                     lease_seconds: float) -> list[int]:
+        """Extend leases still held by ``owner`` to ``lease_seconds`` after the database's
+        clock; returns the ids whose cancel was requested."""
 
     @abc.abstractmethod
     def finish_run(self, run_id: int, *, owner: str | None, status: str, error: str | None,
@@ -274,9 +280,14 @@ class Tx(abc.ABC):
         step attempt of it has started; False otherwise."""
 
     @abc.abstractmethod
-    def expire_leases(self, now: datetime) -> list[int]:
-        """Running runs whose lease expired become 'interrupted' (and their running step
-        attempts too); returns their ids."""
+    def db_now(self) -> datetime:
+        """The database's clock (PostgreSQL: the server's ``clock_timestamp()``; SQLite: the
+        clock of the one host the file lives on), which leases and heartbeats read."""
+
+    @abc.abstractmethod
+    def expire_leases(self) -> list[int]:
+        """Running runs whose lease ended before the database's clock become 'interrupted'
+        (and their running step attempts too); returns their ids."""
 
     @abc.abstractmethod
     def insert_step_attempt(self, *, run_id: int, step_index: int, attempt: int, step_id: str,
@@ -300,6 +311,15 @@ class Tx(abc.ABC):
         ``dry_run``)."""
 
 
+@dataclass(frozen=True)
+class PoolStats:
+    """A store's connection pool, as ``clockwf status`` shows it."""
+
+    size: int             # the most connections the pool opens at once
+    waits: int            # times a transaction found every connection in use
+    wait_seconds: float   # time spent waiting for one, in all
+
+
 class Store(abc.ABC):
     """A connection (pool) to one database, confined to one namespace."""
 
@@ -313,6 +333,10 @@ class Store(abc.ABC):
         connections (the tick then writes one batch while it plans the next). False: one
         writer at a time (SQLite)."""
         return False
+
+    def pool_stats(self) -> PoolStats | None:
+        """The connection pool's bound and waits (None: no pool, as with SQLite)."""
+        return None
 
     @abc.abstractmethod
     def transaction(self) -> AbstractContextManager[Tx]:

@@ -12,7 +12,15 @@ from operator import attrgetter
 from typing import Any
 
 from clockwf.errors import StoreError
-from clockwf.store.base import NewRun, NewSkip, Row, ScheduleAdvance, Tx, iter_chunks
+from clockwf.store.base import (
+    NewRun,
+    NewSkip,
+    PoolStats,
+    Row,
+    ScheduleAdvance,
+    Tx,
+    iter_chunks,
+)
 from clockwf.store.common import Connector
 
 BATCH_SIZE = 1000  # rows per bulk statement
@@ -208,11 +216,13 @@ class SqlTx(Tx):
                                                     end=end))
 
     def heartbeat(self, *, instance_id: str, hostname: str, pid: int, role: str,
-                  version: str, started_at: datetime, now: datetime,
-                  last_tick_at: datetime | None, status: str | None) -> None:
+                  version: str, started_at: datetime, last_tick_at: datetime | None,
+                  status: str | None, pool: PoolStats | None = None) -> None:
         self.db.execute("heartbeat", self._p(
             instance_id=instance_id, hostname=hostname, pid=pid, role=role, version=version,
-            started_at=started_at, now=now, last_tick_at=last_tick_at, status=status))
+            started_at=started_at, last_tick_at=last_tick_at, status=status,
+            pool_size=pool.size if pool else None, pool_waits=pool.waits if pool else None,
+            pool_wait_s=pool.wait_seconds if pool else None))
 
     def mark_daemon_stopped(self, instance_id: str, now: datetime) -> None:
         self.db.execute("mark_daemon_stopped", self._p(instance_id=instance_id, now=now))
@@ -231,23 +241,23 @@ class SqlTx(Tx):
                 for row in self.db.all("run_status_counts", self._p())}
 
     # -- execution -----------------------------------------------------------------------------
-    def claim_runs(self, *, owner: str, now: datetime, lease_until: datetime,
+    def claim_runs(self, *, owner: str, now: datetime, lease_seconds: float,
                    limit: int) -> list[Row]:
-        rows = self.db.all("claim_runs", self._p(owner=owner, now=now, lease_until=lease_until,
+        rows = self.db.all("claim_runs", self._p(owner=owner, now=now, lease_s=lease_seconds,
                                                  limit=limit))
         return sorted(rows, key=lambda row: row["run_id"])
 
     def claim_run(self, run_id: int, *, owner: str, now: datetime,
-                  lease_until: datetime) -> Row | None:
+                  lease_seconds: float) -> Row | None:
         return self.db.one("claim_run", self._p(run_id=run_id, owner=owner, now=now,
-                                                lease_until=lease_until))
+                                                lease_s=lease_seconds))
 
     def renew_leases(self, *, owner: str, run_ids: Sequence[int],
-                     lease_until: datetime) -> list[int]:
+                     lease_seconds: float) -> list[int]:
         if not run_ids:
             return []
         rows = self.db.all("renew_leases", self._p(owner=owner, run_ids=list(run_ids),
-                                                   lease_until=lease_until))
+                                                   lease_s=lease_seconds))
         return sorted(row["run_id"] for row in rows if row["cancel_requested"])
 
     def finish_run(self, run_id: int, *, owner: str | None, status: str, error: str | None,
@@ -258,10 +268,16 @@ class SqlTx(Tx):
     def release_run(self, run_id: int, *, owner: str) -> bool:
         return self.db.execute("release_run", self._p(run_id=run_id, owner=owner)) > 0
 
-    def expire_leases(self, now: datetime) -> list[int]:
-        ids = sorted(row["run_id"] for row in self.db.all("expire_leases", self._p(now=now)))
+    def db_now(self) -> datetime:
+        row = self.db.one("db_now", {})
+        assert row is not None
+        now: datetime = row["now"]
+        return now
+
+    def expire_leases(self) -> list[int]:
+        ids = sorted(row["run_id"] for row in self.db.all("expire_leases", self._p()))
         if ids:
-            self.db.execute("interrupt_step_attempts", self._p(run_ids=ids, now=now))
+            self.db.execute("interrupt_step_attempts", self._p(run_ids=ids))
         return ids
 
     def insert_step_attempt(self, *, run_id: int, step_index: int, attempt: int, step_id: str,

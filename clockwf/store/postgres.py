@@ -1,20 +1,24 @@
-"""The PostgreSQL store: psycopg 3, a small connection pool, LISTEN/NOTIFY for wake-ups.
+"""The PostgreSQL store: psycopg 3, a bounded connection pool, LISTEN/NOTIFY for wake-ups.
 
-Settings from the environment: ``CLOCKWF_PG_POOL_SIZE`` (most connections in the pool, default
-4) and ``CLOCKWF_PG_TIMEOUT`` (seconds to connect, default 10). A dead pooled connection (the
-server restarted) is replaced when next taken. A transaction waits at most ``POOL_WAIT_S`` for a
-pooled connection and then connects directly: so an outage is reported at once and a restarted
-server is used as soon as it answers, whatever the pool's reconnection backoff.
+Connections: a :class:`~clockwf.store.pgpool.BoundedPool` of at most ``pool_size`` (``clockwf
+daemon`` and ``clockwf worker`` size it from their own threads, see
+:func:`clockwf.daemon.store_connections`; other commands take ``CLOCKWF_PG_POOL_SIZE``,
+default 4), plus one LISTEN connection while a daemon sleeps. A process therefore never holds
+more than ``pool_size + 1`` connections. ``CLOCKWF_PG_TIMEOUT`` (default 10 s) bounds both
+connecting and waiting for a free pooled connection. Every connection carries
+``application_name`` ``<name>:<pid>`` (``clockwf-daemon:4242``), to be found in
+``pg_stat_activity``.
 
-Every pooled connection runs in autocommit mode with the session time zone set to UTC, so
+Every connection runs in autocommit mode with the session time zone set to UTC, so
 timestamptz values come back as aware UTC datetimes; each store transaction is an explicit
 ``BEGIN ... COMMIT``. Several daemons may share the database: due schedules and queued runs are
-claimed with ``FOR UPDATE SKIP LOCKED``, fire keys are arbitrated by the UNIQUE index.
+claimed with ``FOR UPDATE SKIP LOCKED``, fire keys are arbitrated by the UNIQUE index, and
+leases and heartbeats are stamped and compared with the server's clock.
 """
 
 from __future__ import annotations
 
-import select
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,18 +30,18 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
-from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from clockwf.errors import InvalidInput, StoreError, StoreUnavailable
-from clockwf.store.base import MigrationStatus, Row, Store, Tx
+from clockwf.store.base import MigrationStatus, PoolStats, Row, Store, Tx
 from clockwf.store.common import Connector, Migrator, env_number, load_queries
 from clockwf.store.manager import SqlTx
+from clockwf.store.pgpool import BoundedPool
 
 POOL_SIZE_ENV = "CLOCKWF_PG_POOL_SIZE"
 TIMEOUT_ENV = "CLOCKWF_PG_TIMEOUT"
 DEFAULT_POOL_SIZE = 4
 DEFAULT_TIMEOUT_S = 10.0
-POOL_WAIT_S = 1.0   # longest wait for a pooled connection before connecting directly
+DEFAULT_APPLICATION = "clockwf"
 
 PgConnection = psycopg.Connection[DictRow]
 
@@ -88,7 +92,7 @@ class PostgresStore(Store):
 
     def __init__(self, url: str, ns: str, *, redacted_url: str, create: bool = True,
                  check_schema: bool = True, pool_size: int | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, application_name: str | None = None) -> None:
         self.url = redacted_url
         self.ns = ns
         try:
@@ -104,18 +108,14 @@ class PostgresStore(Store):
         if "connect_timeout" not in info:
             self._connect_kwargs["connect_timeout"] = max(1, round(self.timeout))
         if "application_name" not in info:
-            self._connect_kwargs["application_name"] = "clockwf"
+            self._connect_kwargs["application_name"] = (
+                f"{application_name or DEFAULT_APPLICATION}:{os.getpid()}")
         self._queries = load_queries("postgresql")
         self._listener: PgConnection | None = None
         self._listen_lock = threading.Lock()
 
         self._connect().close()  # fail fast, with the server's reason
-        self.pool: ConnectionPool[PgConnection] = ConnectionPool(
-            url, connection_class=PgConnection, kwargs=self._connect_kwargs,
-            min_size=1, max_size=max(1, size), timeout=self.timeout, open=False,
-            configure=self._configure, check=self._check, name="clockwf",
-        )
-        self.pool.open()
+        self.pool = BoundedPool(self._connect, max(1, size), self.timeout, self.where)
         self.migrator = Migrator("postgresql", self.url,
                                  locked=partial(self._begin, lock_migrations=True),
                                  read=self._begin)
@@ -156,57 +156,16 @@ class PostgresStore(Store):
     def _configure(self, conn: PgConnection) -> None:
         conn.execute(self._queries["set_utc"])
 
-    @staticmethod
-    def _check(conn: PgConnection) -> None:
-        """The pool's check on handing out a connection, without a round trip: an idle
-        connection has nothing to read unless the server has ended it (a restart or
-        pg_terminate_backend sends an error and closes the socket). Only then is it checked
-        with a query, which fails and has the pool replace it."""
-        if not conn.closed:
-            poller = select.poll()
-            poller.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
-            if not poller.poll(0):
-                return
-        ConnectionPool.check_connection(conn)
-
     @contextmanager
     def _begin(self, *, lock_migrations: bool = False) -> Iterator[PgConnector]:
         try:
-            with self._connection() as conn, conn.transaction():
+            with self.pool.connection() as conn, conn.transaction():
                 db = PgConnector(conn, self._queries, self)
                 if lock_migrations:
                     db.all("lock_migrations", {})
                 yield db
-        except PoolClosed as exc:  # (pool errors are psycopg errors too: catch them first)
-            raise StoreError(f"the store {self.url} is closed") from exc
         except psycopg.Error as exc:
             raise self.map_error(exc) from exc
-
-    @contextmanager
-    def _connection(self) -> Iterator[PgConnection]:
-        """A pooled connection; when the pool has none within POOL_WAIT_S, a direct one.
-
-        The pool waits for its own reconnection attempts, which back off exponentially (to a
-        minute and more) while the server is down. Asking the server directly instead fails
-        at once while it is down (so an outage is reported in about a second, not after the
-        pool timeout), and succeeds as soon as it is back (so a daemon recovers then, not at
-        the pool's next attempt). The direct connection is closed after the transaction."""
-        conn: PgConnection | None
-        try:
-            conn = self.pool.getconn(timeout=min(self.timeout, POOL_WAIT_S))
-        except PoolTimeout:
-            conn = None
-        if conn is None:
-            direct = self._connect()   # StoreUnavailable, with the server's reason, when down
-            try:
-                yield direct
-            finally:
-                direct.close()
-            return
-        try:
-            yield conn
-        finally:
-            self.pool.putconn(conn)   # a broken connection is discarded, not reused
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -220,10 +179,8 @@ class PostgresStore(Store):
 
     def earliest_due(self) -> datetime | None:
         try:
-            with self._connection() as conn:   # autocommit: one statement, one round trip
+            with self.pool.connection() as conn:   # autocommit: one statement, one round trip
                 return SqlTx(PgConnector(conn, self._queries, self), self.ns).earliest_due()
-        except PoolClosed as exc:
-            raise StoreError(f"the store {self.url} is closed") from exc
         except psycopg.Error as exc:
             raise self.map_error(exc) from exc
 
@@ -270,7 +227,10 @@ class PostgresStore(Store):
 
     @property
     def concurrent_writes(self) -> bool:
-        return self.pool.max_size >= 2   # (two transactions, two pooled connections)
+        return self.pool.size >= 2   # (two transactions, two pooled connections)
+
+    def pool_stats(self) -> PoolStats | None:
+        return self.pool.stats()
 
     def close(self) -> None:
         with self._listen_lock:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any
 
@@ -57,6 +57,18 @@ def _utc_from_text(raw: bytes) -> datetime:
 
 
 sqlite3.register_converter("UTCTIME", _utc_from_text)
+
+
+def _db_now() -> str:
+    """``clockwf_now()`` in SQL: the database's clock. A SQLite file lives on one host, whose
+    clock this is; leases and heartbeats read it in SQL, as PostgreSQL's ``clock_timestamp()``
+    is read there, so that the queries of both stores have one shape."""
+    return _utc_text(datetime.now(UTC))
+
+
+def _db_lease(seconds: float) -> str:
+    """``clockwf_lease(seconds)`` in SQL: when a lease taken now for ``seconds`` ends."""
+    return _utc_text(datetime.now(UTC) + timedelta(seconds=seconds))
 
 
 def _json_default(value: object) -> str:
@@ -251,6 +263,8 @@ class SqliteStore(Store):
             self._conns.append(conn)
         try:
             conn.row_factory = _dict_row
+            conn.create_function("clockwf_now", 0, _db_now)
+            conn.create_function("clockwf_lease", 1, _db_lease)
             conn.execute(self._queries["pragma_journal_mode"])
             conn.execute(self._queries["pragma_synchronous"])
         except sqlite3.Error as exc:

@@ -15,6 +15,7 @@ from faultkit import utc, wait_for
 
 from clockwf import daemon as daemon_module
 from clockwf import lifecycle
+from clockwf import service as service_module
 from clockwf.clock import FixedClock
 from clockwf.daemon import Daemon, DaemonOptions
 from clockwf.errors import StoreUnavailable
@@ -61,7 +62,7 @@ def test_the_loop_survives_a_failing_tick(store: Store, monkeypatch: pytest.Monk
                                           caplog: pytest.LogCaptureFixture,
                                           error: Exception, logged: str) -> None:
     monkeypatch.setattr(daemon_module, "BACKOFF_START", 0.3)
-    monkeypatch.setattr(daemon_module, "HEARTBEAT_EVERY", 0.0)  # heartbeats fail meanwhile too
+    monkeypatch.setattr(service_module, "HEARTBEAT_EVERY", 0.0)  # heartbeats fail meanwhile too
     caplog.set_level(logging.INFO, logger="clockwf")
     flaky = FlakyStore(store, error=error)
     clock = FixedClock(T0 + timedelta(hours=1, seconds=5))

@@ -29,8 +29,7 @@ def _runs(store: Store) -> dict[str, int]:
         created = tx.insert_runs(runs)
         ids = {k: created[f"manual:{k}:1"] for k in keys}
         for key in ("old-done", "old-running", "new-done"):
-            assert tx.claim_run(ids[key], owner="w", now=OLD, lease_until=NOW + timedelta(
-                days=1)) is not None
+            assert tx.claim_run(ids[key], owner="w", now=OLD, lease_seconds=86400) is not None
         tx.insert_step_attempt(run_id=ids["old-done"], step_index=0, attempt=1,
                                step_id="s", kind="run", started_at=OLD)
         tx.finish_step_attempt(run_id=ids["old-done"], step_index=0, attempt=1,

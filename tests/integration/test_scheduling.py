@@ -222,8 +222,8 @@ def test_overlap_policies(store: Store, overlap: str, expected_runs: int,
     # Nothing executes the runs: each stays queued (first one: claimed as running).
     tick(store, utc("2027-01-10T00:05:00Z"))
     with store.transaction() as tx:
-        tx.claim_runs(owner="t", now=utc("2027-01-10T00:05:01Z"),
-                      lease_until=utc("2027-01-11T00:00:00Z"), limit=1)
+        tx.claim_runs(owner="t", now=utc("2027-01-10T00:05:01Z"), lease_seconds=86400,
+                      limit=1)
     tick(store, utc("2027-01-10T00:10:00Z"))
     tick(store, utc("2027-01-10T00:15:00Z"))
     rows = runs_of(store)

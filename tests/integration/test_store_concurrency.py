@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
@@ -110,10 +111,9 @@ def test_claim_runs_skip_locked_gives_disjoint_runs(store: Store,
                                          workflow_version=1, trigger_type="manual",
                                          payload="{}", metadata="{}", created_at=T0)
                                   for i in range(6)])
-    lease = T0 + timedelta(minutes=5)
     with store.transaction() as tx1, other.transaction() as tx2:
-        a = [r["run_id"] for r in tx1.claim_runs(owner="a", now=T0, lease_until=lease, limit=2)]
-        b = [r["run_id"] for r in tx2.claim_runs(owner="b", now=T0, lease_until=lease, limit=9)]
+        a = [r["run_id"] for r in tx1.claim_runs(owner="a", now=T0, lease_seconds=300, limit=2)]
+        b = [r["run_id"] for r in tx2.claim_runs(owner="b", now=T0, lease_seconds=300, limit=9)]
     ids = sorted(created.values())
     assert a == ids[:2] and b == ids[2:]
 
@@ -124,7 +124,8 @@ def _terminate_clockwf_connections(store_url: str) -> int:
     with psycopg.connect(store_url, autocommit=True, application_name="clockwf-test") as admin:
         rows = admin.execute(
             "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND application_name = 'clockwf'").fetchall()
+            "WHERE datname = current_database() AND application_name = %s",
+            (f"clockwf:{os.getpid()}",)).fetchall()
         # pg_terminate_backend only signals: wait until the server has really dropped them.
         pids = [row[0] for row in rows]
         deadline = time.monotonic() + 10

@@ -11,9 +11,15 @@ import pytest
 
 from clockwf.errors import StoreError
 from clockwf.store import Store
-from clockwf.store.base import NewRun, NewSkip, ScheduleAdvance, Tx
+from clockwf.store.base import NewRun, NewSkip, PoolStats, ScheduleAdvance, Tx
 
 T0 = datetime(2027, 3, 14, 7, 0, tzinfo=UTC)
+
+
+def db_now(store: Store) -> datetime:
+    """The database's clock, which leases and heartbeats read."""
+    with store.read() as tx:
+        return tx.db_now()
 
 
 def at(seconds: float) -> datetime:
@@ -53,8 +59,7 @@ def make_runs(store: Store, *runs: NewRun) -> list[int]:
 def claim(store: Store, *, owner: str = "w1", now: datetime = T0, lease_s: float = 60,
           limit: int = 10) -> list[int]:
     with store.transaction() as tx:
-        rows = tx.claim_runs(owner=owner, now=now, lease_until=now + timedelta(seconds=lease_s),
-                             limit=limit)
+        rows = tx.claim_runs(owner=owner, now=now, lease_seconds=lease_s, limit=limit)
     return [r["run_id"] for r in rows]
 
 
@@ -306,7 +311,7 @@ def test_insert_runs_reports_the_ids_it_created(store: Store,
     first = make_runs(store, new_run("recurring:wf:1"), new_run("recurring:wf:2"))
     make_runs(neighbour, new_run("manual:n:9", "n", trigger="manual"))
     with store.transaction() as tx:   # the newest runs finish and are pruned
-        tx.claim_runs(owner="w1", now=T0, lease_until=at(60), limit=10)
+        tx.claim_runs(owner="w1", now=T0, lease_seconds=60, limit=10)
         for run_id in first:
             tx.finish_run(run_id, owner="w1", status="succeeded", error=None, now=T0)
         assert tx.prune(before=at(1), dry_run=False)["runs"] == 2
@@ -401,9 +406,9 @@ def test_active_runs_and_request_cancel(store: Store) -> None:
     queued, running, done, other = make_runs(
         store, new_run("k1"), new_run("k2"), new_run("k3"), new_run("k4", "other"))
     with store.transaction() as tx:
-        tx.claim_runs(owner="w1", now=T0, lease_until=at(60), limit=1)  # k1
+        tx.claim_runs(owner="w1", now=T0, lease_seconds=60, limit=1)  # k1
         assert tx.finish_run(queued, owner="w1", status="succeeded", error=None, now=at(1))
-        tx.claim_runs(owner="w1", now=T0, lease_until=at(60), limit=1)  # k2
+        tx.claim_runs(owner="w1", now=T0, lease_seconds=60, limit=1)  # k2
     queued, running, done = done, running, queued
     with store.transaction() as tx:
         active = tx.active_runs(["wf", "nothing"])
@@ -411,7 +416,7 @@ def test_active_runs_and_request_cancel(store: Store) -> None:
         tx.request_cancel([queued, running, done], reason="cancelled by a test", now=at(5))
         tx.request_cancel([], reason="nothing", now=at(5))
         q, r, d = (tx.get_run(i) for i in (queued, running, done))
-        renewed = tx.renew_leases(owner="w1", run_ids=[running], lease_until=at(120))
+        renewed = tx.renew_leases(owner="w1", run_ids=[running], lease_seconds=120)
     assert [(a["run_id"], a["status"]) for a in active] == [(running, "running"),
                                                             (queued, "queued")]
     assert q is not None and r is not None and d is not None
@@ -450,26 +455,32 @@ def test_list_runs(store: Store) -> None:
 
 
 def test_daemons(store: Store) -> None:
-    def beat(tx: Tx, now: datetime, tick: datetime | None, status: str | None) -> None:
+    def beat(tx: Tx, tick: datetime | None, status: str | None) -> None:
         tx.heartbeat(instance_id="host:1", hostname="host", pid=1, role="daemon",
-                     version="0.1.0", started_at=T0, now=now, last_tick_at=tick, status=status)
+                     version="0.1.0", started_at=T0, last_tick_at=tick, status=status)
 
+    before = db_now(store)
     with store.transaction() as tx:
-        beat(tx, at(1), at(1), "ticking")
-        beat(tx, at(2), None, "idle")
+        beat(tx, at(1), "ticking")
+        beat(tx, None, "idle")
+    with store.transaction() as tx:
         tx.heartbeat(instance_id="host:2", hostname="host", pid=2, role="worker",
-                     version="0.1.0", started_at=T0, now=at(3), last_tick_at=None, status=None)
+                     version="0.1.0", started_at=T0, last_tick_at=None, status=None,
+                     pool=PoolStats(size=7, waits=2, wait_seconds=0.5))
         tx.mark_daemon_stopped("host:2", at(4))
         daemons = tx.list_daemons()
+    after = db_now(store)
     assert [d["instance_id"] for d in daemons] == ["host:2", "host:1"]
     d2, d1 = daemons
-    assert (d1["heartbeat_at"], d1["last_tick_at"], d1["status"], d1["stopped_at"]) == \
-        (at(2), at(1), "idle", None)
+    assert (d1["last_tick_at"], d1["status"], d1["stopped_at"]) == (at(1), "idle", None)
+    # heartbeats are stamped by the database's clock, never a host's
+    assert before <= d1["heartbeat_at"] <= d2["heartbeat_at"] <= after
+    assert (d1["pool_size"], d1["pool_waits"], d1["pool_wait_s"]) == (None, None, None)
+    assert (d2["pool_size"], d2["pool_waits"], d2["pool_wait_s"]) == (7, 2, 0.5)
     assert d2["stopped_at"] == at(4) and d2["role"] == "worker" and d2["pid"] == 2
     with store.transaction() as tx:  # a restarted instance is alive again
         tx.heartbeat(instance_id="host:2", hostname="host", pid=3, role="worker",
-                     version="0.1.0", started_at=at(5), now=at(6), last_tick_at=None,
-                     status=None)
+                     version="0.1.0", started_at=at(5), last_tick_at=None, status=None)
         row = next(d for d in tx.list_daemons() if d["instance_id"] == "host:2")
     assert row["stopped_at"] is None and row["pid"] == 3
 
@@ -487,12 +498,16 @@ def test_run_status_counts(store: Store) -> None:
 
 def test_claim_runs_oldest_first_under_lease(store: Store) -> None:
     ids = make_runs(store, *(new_run(f"k{i}", f"wf{i}") for i in range(5)))
+    before = db_now(store)
     assert claim(store, owner="w1", now=at(1), lease_s=30, limit=2) == ids[:2]
+    after = db_now(store)
     with store.read() as tx:
         row = tx.get_run(ids[0])
     assert row is not None
-    assert (row["status"], row["lease_owner"], row["started_at"], row["lease_expires_at"]) == \
-        ("running", "w1", at(1), at(31))
+    assert (row["status"], row["lease_owner"], row["started_at"]) == ("running", "w1", at(1))
+    # the lease ends 30 s after the database's clock, whatever the ``now`` passed in
+    assert before + timedelta(seconds=30) <= row["lease_expires_at"] <= \
+        after + timedelta(seconds=30)
     assert claim(store, owner="w2", limit=10) == ids[2:]
     assert claim(store, owner="w3") == []
 
@@ -526,34 +541,38 @@ def test_claim_run_claims_one_given_run(store: Store) -> None:
                                     new_run("c3", "third"))
     with store.transaction() as tx:
         tx.request_cancel([done], reason="test", now=at(1))
-        row = tx.claim_run(second, owner="fg", now=at(2), lease_until=at(32))
+        row = tx.claim_run(second, owner="fg", now=at(2), lease_seconds=30)
         assert row is not None
-        assert (row["run_id"], row["status"], row["lease_owner"], row["started_at"],
-                row["lease_expires_at"]) == (second, "running", "fg", at(2), at(32))
+        assert (row["run_id"], row["status"], row["lease_owner"], row["started_at"]) == \
+            (second, "running", "fg", at(2))
+        # the lease ends 30 s after the database's clock, not after the ``now`` passed in
+        assert abs(row["lease_expires_at"] - tx.db_now() - timedelta(seconds=30)) < \
+            timedelta(seconds=10)
         # not queued any more (running, cancelled) or not there: nothing
-        assert tx.claim_run(second, owner="other", now=at(3), lease_until=at(33)) is None
-        assert tx.claim_run(done, owner="fg", now=at(3), lease_until=at(33)) is None
-        assert tx.claim_run(done + 100, owner="fg", now=at(3), lease_until=at(33)) is None
+        assert tx.claim_run(second, owner="other", now=at(3), lease_seconds=30) is None
+        assert tx.claim_run(done, owner="fg", now=at(3), lease_seconds=30) is None
+        assert tx.claim_run(done + 100, owner="fg", now=at(3), lease_seconds=30) is None
     assert claim(store, owner="w1") == [first]
 
 
 def test_claim_run_serial_rule(store: Store) -> None:
     s1, s2 = make_runs(store, new_run("s1", serial=True), new_run("s2", serial=True))
     with store.transaction() as tx:
-        assert tx.claim_run(s2, owner="fg", now=at(1), lease_until=at(31)) is None  # s1 older
-        assert tx.claim_run(s1, owner="fg", now=at(1), lease_until=at(31)) is not None
-        assert tx.claim_run(s2, owner="fg", now=at(1), lease_until=at(31)) is None  # s1 runs
+        assert tx.claim_run(s2, owner="fg", now=at(1), lease_seconds=30) is None  # s1 older
+        assert tx.claim_run(s1, owner="fg", now=at(1), lease_seconds=30) is not None
+        assert tx.claim_run(s2, owner="fg", now=at(1), lease_seconds=30) is None  # s1 runs
         assert tx.finish_run(s1, owner="fg", status="succeeded", error=None, now=at(2))
-        assert tx.claim_run(s2, owner="fg", now=at(3), lease_until=at(33)) is not None
+        assert tx.claim_run(s2, owner="fg", now=at(3), lease_seconds=30) is not None
 
 
 def test_renew_and_finish_respect_the_owner(store: Store) -> None:
     a, b = make_runs(store, new_run("a"), new_run("b", "other"))
     claim(store, owner="w1", lease_s=10)
     with store.transaction() as tx:
-        assert tx.renew_leases(owner="w2", run_ids=[a, b], lease_until=at(500)) == []
-        assert tx.renew_leases(owner="w1", run_ids=[], lease_until=at(500)) == []
-        assert tx.renew_leases(owner="w1", run_ids=[a], lease_until=at(500)) == []
+        b_lease = tx.get_run(b)["lease_expires_at"]  # type: ignore[index]
+        assert tx.renew_leases(owner="w2", run_ids=[a, b], lease_seconds=500) == []
+        assert tx.renew_leases(owner="w1", run_ids=[], lease_seconds=500) == []
+        assert tx.renew_leases(owner="w1", run_ids=[a], lease_seconds=500) == []
         assert not tx.finish_run(a, owner="w2", status="succeeded", error=None, now=at(1))
         assert tx.finish_run(a, owner="w1", status="timed_out", error="10m", now=at(2))
         assert not tx.finish_run(a, owner="w1", status="succeeded", error=None, now=at(3))
@@ -561,7 +580,7 @@ def test_renew_and_finish_respect_the_owner(store: Store) -> None:
     assert ra is not None and rb is not None
     assert (ra["status"], ra["error"], ra["finished_at"], ra["lease_owner"]) == \
         ("timed_out", "10m", at(2), "w1")
-    assert rb["lease_expires_at"] == at(10)
+    assert rb["lease_expires_at"] == b_lease   # not ours: w2's renewal left it alone
 
 
 def test_expire_leases(store: Store) -> None:
@@ -576,13 +595,18 @@ def test_expire_leases(store: Store) -> None:
                                http_status=None, output="boom", error="exit 1")
         tx.insert_step_attempt(run_id=a, step_index=0, attempt=2, step_id="build", kind="run",
                                started_at=at(3))
-        assert tx.expire_leases(at(10)) == []   # not expired at the instant itself
-        assert tx.expire_leases(at(11)) == [a, b]
-        assert tx.expire_leases(at(11)) == []
+        assert tx.expire_leases() == []   # every lease ends in the future
+        # the database's clock passes the dead owner's leases (renewed to end 1 s ago)
+        tx.renew_leases(owner="dead", run_ids=[a, b], lease_seconds=-1)
+    before = db_now(store)
+    with store.transaction() as tx:
+        assert tx.expire_leases() == [a, b]
+        assert tx.expire_leases() == []
         ra, rc = tx.get_run(a), tx.get_run(c)
         steps = tx.list_step_attempts(a)
+    after = db_now(store)
     assert ra is not None and rc is not None
-    assert ra["status"] == "interrupted" and ra["finished_at"] == at(11) and ra["error"]
+    assert ra["status"] == "interrupted" and before <= ra["finished_at"] <= after and ra["error"]
     assert rc["status"] == "running"
     assert [(s["attempt"], s["status"]) for s in steps] == [(1, "failed"), (2, "interrupted")]
 
@@ -613,7 +637,7 @@ def test_prune_never_touches_unfinished_runs(store: Store) -> None:
         new_run("k3-old-running", "c"), new_run("k4-new-done", "d"))
     with store.transaction() as tx:
         claim_ids = [r["run_id"] for r in tx.claim_runs(owner="w", now=T0,
-                                                           lease_until=at(10**6), limit=10)]
+                                                           lease_seconds=10**6, limit=10)]
         assert claim_ids == [old_done, old_queued, old_running, new_done]
         tx.finish_run(old_done, owner="w", status="succeeded", error=None, now=at(10))
         tx.finish_run(new_done, owner="w", status="failed", error=None, now=at(1000))

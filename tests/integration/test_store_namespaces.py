@@ -37,11 +37,11 @@ def populate(store: Store) -> dict[str, int]:
         tx.insert_skips([NewSkip("wf", "skipped", LONG_AGO, LONG_AGO, 1, "paused", None,
                                  LONG_AGO)])
         tx.heartbeat(instance_id="d1", hostname="h", pid=1, role="daemon", version="0",
-                     started_at=T0, now=T0, last_tick_at=T0, status=None)
+                     started_at=T0, last_tick_at=T0, status=None)
     with store.transaction() as tx:
-        assert len(tx.claim_runs(owner="w", now=T0, lease_until=FAR, limit=3)) == 3
+        assert len(tx.claim_runs(owner="w", now=T0, lease_seconds=86400, limit=3)) == 3
         tx.finish_run(runs["done"], owner="w", status="succeeded", error=None, now=LONG_AGO)
-        tx.renew_leases(owner="w", run_ids=[runs["expired"]], lease_until=LONG_AGO)
+        tx.renew_leases(owner="w", run_ids=[runs["expired"]], lease_seconds=-86400)
         tx.insert_step_attempt(run_id=runs["running"], step_index=0, attempt=1, step_id="s",
                                kind="run", started_at=T0)
     return runs
@@ -120,11 +120,11 @@ def test_nothing_crosses_namespaces(open_stores: Callable[..., Store]) -> None:
         tx.advance_schedules([ScheduleAdvance("wf", FAR, FAR, "completed", None, None, None,
                                               T0)])
         tx.request_cancel(list(runs.values()), reason="no", now=T0)
-        assert tx.renew_leases(owner="w", run_ids=list(runs.values()), lease_until=FAR) == []
+        assert tx.renew_leases(owner="w", run_ids=list(runs.values()), lease_seconds=60) == []
         assert not tx.finish_run(runs["running"], owner=None, status="failed", error=None,
                                  now=T0)
-        assert tx.claim_runs(owner="w2", now=T0, lease_until=FAR, limit=10) == []
-        assert tx.expire_leases(FAR) == []
+        assert tx.claim_runs(owner="w2", now=T0, lease_seconds=60, limit=10) == []
+        assert tx.expire_leases() == []
         tx.finish_step_attempt(run_id=runs["running"], step_index=0, attempt=1,
                                status="failed", finished_at=T0, duration_ms=1, exit_code=1,
                                http_status=None, output=None, error=None)

@@ -319,11 +319,14 @@ WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
 ORDER BY scheduled_for, id
 
 -- name: heartbeat
--- A null last_tick_at keeps the stored one.
+-- A null last_tick_at keeps the stored one. heartbeat_at is the server's clock. pool_*: the
+-- instance's connection pool (null without one).
 INSERT INTO daemons (namespace, instance_id, hostname, pid, role, version, started_at,
-                     heartbeat_at, last_tick_at, stopped_at, status)
+                     heartbeat_at, last_tick_at, stopped_at, status, pool_size, pool_waits,
+                     pool_wait_s)
 VALUES (%(ns)s, %(instance_id)s, %(hostname)s, %(pid)s, %(role)s, %(version)s,
-        %(started_at)s, %(now)s, %(last_tick_at)s, NULL, %(status)s)
+        %(started_at)s, clock_timestamp(), %(last_tick_at)s, NULL, %(status)s,
+        %(pool_size)s, %(pool_waits)s, %(pool_wait_s)s)
 ON CONFLICT (namespace, instance_id) DO UPDATE SET
     hostname = excluded.hostname,
     pid = excluded.pid,
@@ -333,7 +336,10 @@ ON CONFLICT (namespace, instance_id) DO UPDATE SET
     heartbeat_at = excluded.heartbeat_at,
     last_tick_at = coalesce(excluded.last_tick_at, daemons.last_tick_at),
     stopped_at = NULL,
-    status = excluded.status
+    status = excluded.status,
+    pool_size = excluded.pool_size,
+    pool_waits = excluded.pool_waits,
+    pool_wait_s = excluded.pool_wait_s
 
 -- name: mark_daemon_stopped
 UPDATE daemons SET stopped_at = %(now)s, status = 'stopped'
@@ -367,7 +373,7 @@ WITH picked AS (
 )
 UPDATE runs
 SET status = 'running', started_at = %(now)s, lease_owner = %(owner)s,
-    lease_expires_at = %(lease_until)s
+    lease_expires_at = clock_timestamp() + make_interval(secs => %(lease_s)s::double precision)
 FROM picked
 WHERE runs.run_id = picked.run_id
 RETURNING runs.*
@@ -377,7 +383,7 @@ RETURNING runs.*
 -- claim of the same row waits for the row lock, then finds it no longer queued.
 UPDATE runs
 SET status = 'running', started_at = %(now)s, lease_owner = %(owner)s,
-    lease_expires_at = %(lease_until)s
+    lease_expires_at = clock_timestamp() + make_interval(secs => %(lease_s)s::double precision)
 WHERE namespace = %(ns)s AND run_id = %(run_id)s AND status = 'queued'
   AND (NOT serial OR (
       NOT EXISTS (SELECT 1 FROM runs AS o
@@ -389,7 +395,7 @@ WHERE namespace = %(ns)s AND run_id = %(run_id)s AND status = 'queued'
 RETURNING *
 
 -- name: renew_leases
-UPDATE runs SET lease_expires_at = %(lease_until)s
+UPDATE runs SET lease_expires_at = clock_timestamp() + make_interval(secs => %(lease_s)s::double precision)
 WHERE namespace = %(ns)s AND status = 'running' AND lease_owner = %(owner)s
   AND run_id = ANY(%(run_ids)s::bigint[])
 RETURNING run_id, cancel_requested
@@ -412,15 +418,23 @@ WHERE namespace = %(ns)s AND run_id = %(run_id)s AND status = 'running'
   AND NOT EXISTS (SELECT 1 FROM run_steps AS s
                   WHERE s.namespace = runs.namespace AND s.run_id = runs.run_id)
 
+-- ---------------------------------------------------------------------------------------------
+-- leases on the database's clock (the executor's leases and heartbeats compare nothing else)
+
+-- name: db_now
+SELECT clock_timestamp() AS now
+
 -- name: expire_leases
+-- The server's clock decides, never a host's: a host whose clock runs ahead must not expire
+-- the leases another host renews in time.
 UPDATE runs
-SET status = 'interrupted', finished_at = %(now)s,
+SET status = 'interrupted', finished_at = clock_timestamp(),
     error = coalesce(error, 'its daemon stopped renewing the lease (died or lost the store)')
-WHERE namespace = %(ns)s AND status = 'running' AND lease_expires_at < %(now)s
+WHERE namespace = %(ns)s AND status = 'running' AND lease_expires_at < clock_timestamp()
 RETURNING run_id
 
 -- name: interrupt_step_attempts
-UPDATE run_steps SET status = 'interrupted', finished_at = %(now)s
+UPDATE run_steps SET status = 'interrupted', finished_at = clock_timestamp()
 WHERE namespace = %(ns)s AND status = 'running' AND run_id = ANY(%(run_ids)s::bigint[])
 
 -- name: insert_step_attempt

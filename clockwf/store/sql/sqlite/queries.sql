@@ -291,11 +291,13 @@ WHERE namespace = :ns AND workflow_id = :workflow_id
 ORDER BY scheduled_for, id
 
 -- name: heartbeat
--- A null last_tick_at keeps the stored one.
+-- A null last_tick_at keeps the stored one. heartbeat_at is the database's clock (see
+-- expire_leases). pool_*: the instance's connection pool (null without one).
 INSERT INTO daemons (namespace, instance_id, hostname, pid, role, version, started_at,
-                     heartbeat_at, last_tick_at, stopped_at, status)
-VALUES (:ns, :instance_id, :hostname, :pid, :role, :version, :started_at, :now, :last_tick_at,
-        NULL, :status)
+                     heartbeat_at, last_tick_at, stopped_at, status, pool_size, pool_waits,
+                     pool_wait_s)
+VALUES (:ns, :instance_id, :hostname, :pid, :role, :version, :started_at, clockwf_now(),
+        :last_tick_at, NULL, :status, :pool_size, :pool_waits, :pool_wait_s)
 ON CONFLICT (namespace, instance_id) DO UPDATE SET
     hostname = excluded.hostname,
     pid = excluded.pid,
@@ -305,7 +307,10 @@ ON CONFLICT (namespace, instance_id) DO UPDATE SET
     heartbeat_at = excluded.heartbeat_at,
     last_tick_at = coalesce(excluded.last_tick_at, daemons.last_tick_at),
     stopped_at = NULL,
-    status = excluded.status
+    status = excluded.status,
+    pool_size = excluded.pool_size,
+    pool_waits = excluded.pool_waits,
+    pool_wait_s = excluded.pool_wait_s
 
 -- name: mark_daemon_stopped
 UPDATE daemons SET stopped_at = :now, status = 'stopped'
@@ -325,7 +330,7 @@ SELECT status, count(*) AS n FROM runs WHERE namespace = :ns GROUP BY status
 -- an older one is queued. (status IN (...) repeated so that runs_active applies.)
 UPDATE runs
 SET status = 'running', started_at = :now, lease_owner = :owner,
-    lease_expires_at = :lease_until
+    lease_expires_at = clockwf_lease(:lease_s)
 WHERE run_id IN (
     SELECT r.run_id FROM runs AS r
     WHERE r.namespace = :ns AND r.status = 'queued'
@@ -346,7 +351,7 @@ RETURNING *
 -- One given queued run (clockwf run --wait), under the serial rule of claim_runs.
 UPDATE runs
 SET status = 'running', started_at = :now, lease_owner = :owner,
-    lease_expires_at = :lease_until
+    lease_expires_at = clockwf_lease(:lease_s)
 WHERE namespace = :ns AND run_id = :run_id AND status = 'queued'
   AND (serial = 0 OR (
       NOT EXISTS (SELECT 1 FROM runs AS o
@@ -359,7 +364,7 @@ WHERE namespace = :ns AND run_id = :run_id AND status = 'queued'
 RETURNING *
 
 -- name: renew_leases
-UPDATE runs SET lease_expires_at = :lease_until
+UPDATE runs SET lease_expires_at = clockwf_lease(:lease_s)
 WHERE namespace = :ns AND status = 'running' AND lease_owner = :owner
   AND run_id IN (SELECT value FROM json_each(:run_ids))
 RETURNING run_id, cancel_requested
@@ -381,15 +386,22 @@ WHERE namespace = :ns AND run_id = :run_id AND status = 'running' AND lease_owne
   AND NOT EXISTS (SELECT 1 FROM run_steps AS s
                   WHERE s.namespace = runs.namespace AND s.run_id = runs.run_id)
 
+-- ---------------------------------------------------------------------------------------------
+-- leases on the database's clock (the executor's leases and heartbeats compare nothing else)
+
+-- name: db_now
+SELECT clockwf_now() AS "now [UTCTIME]"
+
 -- name: expire_leases
+-- The database's clock decides (for SQLite, one host: clockwf_now(), see clockwf.store.sqlite).
 UPDATE runs
-SET status = 'interrupted', finished_at = :now,
+SET status = 'interrupted', finished_at = clockwf_now(),
     error = coalesce(error, 'its daemon stopped renewing the lease (died or lost the store)')
-WHERE namespace = :ns AND status = 'running' AND lease_expires_at < :now
+WHERE namespace = :ns AND status = 'running' AND lease_expires_at < clockwf_now()
 RETURNING run_id
 
 -- name: interrupt_step_attempts
-UPDATE run_steps SET status = 'interrupted', finished_at = :now
+UPDATE run_steps SET status = 'interrupted', finished_at = clockwf_now()
 WHERE namespace = :ns AND status = 'running'
   AND run_id IN (SELECT value FROM json_each(:run_ids))
 

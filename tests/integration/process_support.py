@@ -1,0 +1,81 @@
+"""Helpers for tests that run ``clockwf daemon`` and ``clockwf worker`` as real processes: a
+systemd stand-in on a real notify socket, starting the command, reading its JSON log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class NotifyListener:
+    """A systemd stand-in: a unix datagram socket read by a thread, as systemd reads it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.2)
+        self.messages: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                lines = self.sock.recv(4096).decode().splitlines()
+            except TimeoutError:
+                continue
+            with self._lock:
+                self.messages.extend(lines)
+
+    def seen(self) -> list[str]:
+        with self._lock:
+            return list(self.messages)
+
+    def count(self, prefix: str) -> int:
+        return sum(1 for m in self.seen() if m.startswith(prefix))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+def clockwf_process(args: Sequence[str], *, prefix: Sequence[str] = (),
+                    **env: str) -> subprocess.Popen[str]:
+    """``clockwf ARGS`` in a process of its own (``prefix``: a wrapper such as faketime),
+    logging JSON lines on stderr; no CLOCKWF_ variable of ours leaks in."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CLOCKWF_")}
+    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH")]))
+    environ.update(env)
+    return subprocess.Popen([*prefix, sys.executable, "-m", "clockwf", *args,
+                             "--log-format", "json"], env=environ, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def stop_process(proc: subprocess.Popen[str]) -> str:
+    """Kill the process, and its session (a wrapper's child too), if it still runs; its
+    stderr."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    _out, err = proc.communicate(timeout=30)
+    return err
+
+
+def log_actions(stderr: str) -> list[str]:
+    return [json.loads(line).get("action", "") for line in stderr.splitlines()
+            if line.startswith("{")]
