@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from clockwf.errors import DefinitionInvalid, Diagnostic, InvalidInput, NotFound
+from clockwf.errors import DefinitionInvalid, Diagnostic, InvalidInput, NotFound, Refused
 from clockwf.models import Definition, EventTrigger
 from clockwf.schedule import (
     ScheduleSpec,
@@ -87,25 +87,81 @@ def check_publishable(reports: Sequence[FileReport]) -> list[FileReport]:
     return list(reports)
 
 
-def publish(store: Store, reports: Sequence[FileReport], now: datetime) -> list[Published]:
+def publish(store: Store, reports: Sequence[FileReport], now: datetime, *,
+            source: str | None = None) -> list[Published]:
     """Store a new version of each definition (or report it unchanged) and its schedule, all in
-    one transaction. ``reports`` come from ``validate_*(..., for_publish=True)``."""
+    one transaction. ``reports`` come from ``validate_*(..., for_publish=True)``; ``source``
+    names where they came from (recorded on each version)."""
+    return publish_set(store, reports, now, source=source).published
+
+
+PRUNE_MODES = ("pause", "delete")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one publish did: the definitions given, and with a prune the workflows removed."""
+
+    published: list[Published]
+    pruned: list[StateChange]
+
+
+def publish_set(store: Store, reports: Sequence[FileReport], now: datetime, *,
+                source: str | None = None, prune: str | None = None,
+                confirm: bool = False) -> Outcome:
+    """:func:`publish`, and with ``prune`` (``pause`` or ``delete``) the workflows that
+    ``source`` published before and that are not in ``reports`` are paused or deleted, in the
+    same transaction (their runs are kept). A prune that would remove more than half of the
+    source's workflows is refused unless ``confirm``; then nothing is published either."""
     check_publishable(reports)
+    if prune is not None:
+        if prune not in PRUNE_MODES:
+            raise InvalidInput(f"--prune must be pause or delete; got {prune!r}")
+        if not source:
+            raise InvalidInput("--prune needs a source: publish a directory, or name the set "
+                               "with --source NAME")
     now = now.astimezone(UTC)
     out: list[Published] = []
+    pruned: list[StateChange] = []
     with store.transaction() as tx:
+        owned = tx.workflows_from(source) if prune is not None and source else []
         for report in reports:
             assert report.definition is not None and report.content_hash is not None
-            out.append(_publish_one(tx, report, now))
+            out.append(_publish_one(tx, report, now, source))
+        if prune is not None and source:
+            keep = {p.workflow_id for p in out}
+            gone = [r for r in owned if r["workflow_id"] not in keep
+                    and (prune == "delete" or not r["paused"])]
+            _check_prune_size(source, prune, gone, owned, confirm)
+            note = f"pruned: no longer in {source}"
+            for row in gone:
+                wid = row["workflow_id"]
+                pruned.append(_delete_in(tx, wid, now) if prune == "delete"
+                              else _pause_in(tx, wid, now, note))
         tx.bump_changes()
     for item in out:
         log.info("%s %s version %d", item.status, item.workflow_id, item.version,
                  extra={"action": f"publish.{item.status}", "workflow_id": item.workflow_id,
                         "version": item.version})
-    return out
+    for change in pruned:
+        log.info("pruned %s (%s)", change.workflow_id, change.status,
+                 extra={"action": f"publish.pruned.{change.status}",
+                        "workflow_id": change.workflow_id})
+    return Outcome(out, pruned)
 
 
-def _publish_one(tx: Tx, report: FileReport, now: datetime) -> Published:
+def _check_prune_size(source: str, mode: str, gone: Sequence[Row], owned: Sequence[Row],
+                      confirm: bool) -> None:
+    if confirm or len(gone) * 2 <= len(owned):
+        return
+    verb = "delete" if mode == "delete" else "pause"
+    names = ", ".join(r["workflow_id"] for r in gone[:10]) + (" ..." if len(gone) > 10 else "")
+    raise Refused(f"nothing was published: the prune would {verb} {len(gone)} of the "
+                  f"{len(owned)} workflows published from {source} ({names}), more than half; "
+                  "check that the directory is complete, then add --yes to confirm")
+
+
+def _publish_one(tx: Tx, report: FileReport, now: datetime, source: str | None) -> Published:
     definition = report.definition
     assert definition is not None and report.content_hash is not None
     wid = definition.id
@@ -115,7 +171,10 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime) -> Published:
     zone = spec.timezone if spec is not None else None
     if workflow is not None:
         current = tx.get_version(wid, int(workflow["current_version"]))
-        if current is not None and current["content_hash"] == report.content_hash:
+        if source is None:  # not stated: the workflow keeps the source it has
+            source = workflow.get("published_from")
+        if current is not None and current["content_hash"] == report.content_hash \
+                and source == current.get("published_from"):
             schedule = tx.get_schedule(wid)
             return Published(wid, int(workflow["current_version"]), "unchanged",
                              definition.trigger_type,
@@ -126,10 +185,11 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime) -> Published:
     version = (tx.max_version(wid) or 0) + 1
     tx.insert_version(workflow_id=wid, version=version, content_hash=report.content_hash,
                       definition=definition_json(definition), source=report.source or "",
-                      source_path=report.path, published_at=now)
+                      source_path=report.path, published_at=now, published_from=source)
     event = definition.trigger.event if isinstance(definition.trigger, EventTrigger) else None
     tx.upsert_workflow(workflow_id=wid, name=definition.name, current_version=version,
-                       trigger_type=definition.trigger_type, event_name=event, now=now)
+                       trigger_type=definition.trigger_type, event_name=event, now=now,
+                       published_from=source)
     paused = bool(workflow and workflow["paused"])
     old = tx.get_schedule(wid, for_update=True)
     next_fire: datetime | None = None
@@ -181,19 +241,26 @@ def pause(store: Store, workflow_id: str, now: datetime, note: str | None = None
     """Stop the workflow's trigger (time and event); manual runs still start."""
     now = now.astimezone(UTC)
     with store.transaction() as tx:
-        workflow = _require(tx, workflow_id)
-        if workflow["paused"]:
-            return StateChange(workflow_id, "already paused")
-        tx.set_workflow_paused(workflow_id, paused=True, note=note, now=now)
-        schedule = tx.get_schedule(workflow_id, for_update=True)
-        if schedule is not None and schedule["status"] == "scheduled":
-            tx.set_schedule_state(workflow_id, status="paused", status_reason=note,
-                                  next_nominal_at=schedule["next_nominal_at"],
-                                  next_kind=schedule["next_kind"],
-                                  next_fire_at=schedule["next_fire_at"], paused_at=now, now=now)
+        change = _pause_in(tx, workflow_id, now, note)
+        if change.status != "paused":
+            return change
         tx.bump_changes()
     log.info("paused %s", workflow_id, extra={"action": "workflow.paused",
                                               "workflow_id": workflow_id})
+    return change
+
+
+def _pause_in(tx: Tx, workflow_id: str, now: datetime, note: str | None) -> StateChange:
+    workflow = _require(tx, workflow_id)
+    if workflow["paused"]:
+        return StateChange(workflow_id, "already paused")
+    tx.set_workflow_paused(workflow_id, paused=True, note=note, now=now)
+    schedule = tx.get_schedule(workflow_id, for_update=True)
+    if schedule is not None and schedule["status"] == "scheduled":
+        tx.set_schedule_state(workflow_id, status="paused", status_reason=note,
+                              next_nominal_at=schedule["next_nominal_at"],
+                              next_kind=schedule["next_kind"],
+                              next_fire_at=schedule["next_fire_at"], paused_at=now, now=now)
     return StateChange(workflow_id, "paused")
 
 
@@ -257,14 +324,19 @@ def delete(store: Store, workflow_id: str, now: datetime) -> StateChange:
     runs are cancelled."""
     now = now.astimezone(UTC)
     with store.transaction() as tx:
-        _require(tx, workflow_id)
-        queued = [r["run_id"] for r in tx.active_runs([workflow_id]) if r["status"] == "queued"]
-        if queued:
-            tx.request_cancel(queued, reason="the workflow was deleted", now=now)
-        tx.delete_workflow(workflow_id)
+        change = _delete_in(tx, workflow_id, now)
         tx.bump_changes()
     log.info("deleted %s", workflow_id, extra={"action": "workflow.deleted",
                                                "workflow_id": workflow_id})
+    return change
+
+
+def _delete_in(tx: Tx, workflow_id: str, now: datetime) -> StateChange:
+    _require(tx, workflow_id)
+    queued = [r["run_id"] for r in tx.active_runs([workflow_id]) if r["status"] == "queued"]
+    if queued:
+        tx.request_cancel(queued, reason="the workflow was deleted", now=now)
+    tx.delete_workflow(workflow_id)
     return StateChange(workflow_id, "deleted", detail=f"{len(queued)} queued run(s) cancelled"
                        if queued else None)
 
