@@ -62,6 +62,11 @@ def warning(message: str) -> None:
     err().print(Text.assemble(("warning: ", "yellow"), message))
 
 
+def note(message: str) -> None:
+    """A remark for the reader on stderr (stdout stays the command's output)."""
+    err().print(Text.assemble(("note: ", "cyan"), message))
+
+
 def text(message: str = "") -> None:
     out().print(message, markup=False, highlight=False, emoji=False)
 
