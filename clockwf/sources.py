@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from clockwf.errors import InvalidInput
-
 SUFFIXES = (".yaml", ".yml")
 
 
@@ -29,25 +27,22 @@ def _skipped_dir(name: str) -> bool:
 
 
 def directory_files(directory: str) -> list[str]:
-    """The definition files under ``directory``; refused when there are none."""
+    """The definition files under ``directory``, in path order."""
     found: list[str] = []
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not _skipped_dir(d))
         found.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(SUFFIXES))
-    if not found:
-        raise InvalidInput(f"{directory}: no *.yaml or *.yml definition files in this directory "
-                           "(hidden directories and .github/ are not searched)")
     return sorted(found)
 
 
 def expand(paths: Sequence[str]) -> list[str]:
-    """Files as given, directories replaced by their definition files; ``-`` stays as is."""
+    """Files as given, directories replaced by their definition files; ``-`` stays as is. A
+    directory without any stays as it is, so that validation reports it (a directory is not a
+    definition file) and an empty set is never published, or pruned against."""
     out: list[str] = []
     for name in paths:
-        if name != "-" and os.path.isdir(name):
-            out.extend(directory_files(name))
-        else:
-            out.append(name)
+        found = directory_files(name) if name != "-" and os.path.isdir(name) else []
+        out.extend(found or [name])
     return out
 
 

@@ -79,8 +79,9 @@ PathsArg = Annotated[list[str], typer.Argument(
     metavar="FILE|DIR", help="Definition files, or directories (every *.yaml / *.yml under "
     "them, .github/ and hidden directories skipped); all or nothing.")]
 SourceOpt = Annotated[str | None, typer.Option(
-    "--source", help="Name of the set these definitions come from, recorded on each version; "
-    "default for one DIR: its git remote and path, or its absolute path.")]
+    "--source", envvar="CLOCKWF_SOURCE", help="Name of the set these definitions come from, "
+    "recorded on each version; default for one DIR: its git remote and path, or its absolute "
+    "path.")]
 PruneOpt = Annotated[str | None, typer.Option(
     "--prune", metavar="[=pause|=delete]",
     help="Also pause (default) or delete the workflows this source published before that are "
