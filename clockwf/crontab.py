@@ -388,7 +388,7 @@ def slug(command: str) -> str:
         if segment[0] not in _PRELUDES:
             break
     parts: list[str] = []
-    for word in chosen[:4]:
+    for word in chosen[:3]:
         word = word.rstrip("/").rsplit("/", 1)[-1] if "/" in word.rstrip("/") else word
         text = re.sub(r"[^a-z0-9._]+", "-", word.lower()).strip("-._")
         if text:

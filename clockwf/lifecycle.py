@@ -100,10 +100,18 @@ PRUNE_MODES = ("pause", "delete")
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one publish did: the definitions given, and with a prune the workflows removed."""
+    """What one publish did: the definitions given, with a prune the workflows removed, and the
+    workflows that an earlier prune of the same source had paused and that came back."""
 
     published: list[Published]
     pruned: list[StateChange]
+    resumed: list[StateChange]
+
+
+def prune_note(source: str) -> str:
+    """The pause note of a workflow paused by a prune of ``source``; a publish of the same
+    source that brings the workflow back resumes it (a pause by hand stays)."""
+    return f"pruned: no longer in {source}"
 
 
 def publish_set(store: Store, reports: Sequence[FileReport], now: datetime, *,
@@ -123,17 +131,23 @@ def publish_set(store: Store, reports: Sequence[FileReport], now: datetime, *,
     now = now.astimezone(UTC)
     out: list[Published] = []
     pruned: list[StateChange] = []
+    resumed: list[StateChange] = []
     with store.transaction() as tx:
         owned = tx.workflows_from(source) if prune is not None and source else []
         for report in reports:
             assert report.definition is not None and report.content_hash is not None
             out.append(_publish_one(tx, report, now, source))
+            if source:
+                workflow = tx.get_workflow(out[-1].workflow_id)
+                if workflow is not None and workflow["paused"] \
+                        and workflow.get("pause_note") == prune_note(source):
+                    resumed.append(_resume_in(tx, out[-1].workflow_id, now))
         if prune is not None and source:
             keep = {p.workflow_id for p in out}
             gone = [r for r in owned if r["workflow_id"] not in keep
                     and (prune == "delete" or not r["paused"])]
             _check_prune_size(source, prune, gone, owned, confirm)
-            note = f"pruned: no longer in {source}"
+            note = prune_note(source)
             for row in gone:
                 wid = row["workflow_id"]
                 pruned.append(_delete_in(tx, wid, now) if prune == "delete"
@@ -147,7 +161,11 @@ def publish_set(store: Store, reports: Sequence[FileReport], now: datetime, *,
         log.info("pruned %s (%s)", change.workflow_id, change.status,
                  extra={"action": f"publish.pruned.{change.status}",
                         "workflow_id": change.workflow_id})
-    return Outcome(out, pruned)
+    for change in resumed:
+        log.info("resumed %s (back in %s)", change.workflow_id, source,
+                 extra={"action": "publish.resumed", "workflow_id": change.workflow_id,
+                        "skipped": change.skipped})
+    return Outcome(out, pruned, resumed)
 
 
 def _check_prune_size(source: str, mode: str, gone: Sequence[Row], owned: Sequence[Row],
@@ -269,33 +287,40 @@ def resume(store: Store, workflow_id: str, now: datetime) -> StateChange:
     are recorded as skipped (reason ``paused``)."""
     now = now.astimezone(UTC)
     with store.transaction() as tx:
-        workflow = _require(tx, workflow_id)
-        if not workflow["paused"]:
-            return StateChange(workflow_id, "not paused")
-        tx.set_workflow_paused(workflow_id, paused=False, note=None, now=now)
-        schedule = tx.get_schedule(workflow_id, for_update=True)
-        skipped = 0
-        next_fire = None
-        if schedule is not None and schedule["status"] == "paused":
-            spec = ScheduleSpec.from_row(schedule)
-            skipped = _record_paused(tx, spec, schedule, now)
-            first = first_after(spec, now)
-            if first is None:
-                reason = "paused when its run_at came" if spec.trigger_type == "schedule" \
-                    else "no occurrence left"
-                tx.set_schedule_state(workflow_id, status="missed" if spec.trigger_type ==
-                                      "schedule" else "completed", status_reason=reason,
-                                      next_nominal_at=None, next_kind=None, next_fire_at=None,
-                                      paused_at=None, now=now)
-            else:
-                tx.set_schedule_state(workflow_id, status="scheduled", status_reason=None,
-                                      next_nominal_at=first.nominal, next_kind=first.kind,
-                                      next_fire_at=first.due, paused_at=None, now=now)
-                next_fire = first.due
+        change = _resume_in(tx, workflow_id, now)
+        if change.status != "resumed":
+            return change
         tx.bump_changes()
     log.info("resumed %s", workflow_id, extra={"action": "workflow.resumed",
                                                "workflow_id": workflow_id,
-                                               "skipped": skipped})
+                                               "skipped": change.skipped})
+    return change
+
+
+def _resume_in(tx: Tx, workflow_id: str, now: datetime) -> StateChange:
+    workflow = _require(tx, workflow_id)
+    if not workflow["paused"]:
+        return StateChange(workflow_id, "not paused")
+    tx.set_workflow_paused(workflow_id, paused=False, note=None, now=now)
+    schedule = tx.get_schedule(workflow_id, for_update=True)
+    skipped = 0
+    next_fire = None
+    if schedule is not None and schedule["status"] == "paused":
+        spec = ScheduleSpec.from_row(schedule)
+        skipped = _record_paused(tx, spec, schedule, now)
+        first = first_after(spec, now)
+        if first is None:
+            reason = "paused when its run_at came" if spec.trigger_type == "schedule" \
+                else "no occurrence left"
+            tx.set_schedule_state(workflow_id, status="missed" if spec.trigger_type ==
+                                  "schedule" else "completed", status_reason=reason,
+                                  next_nominal_at=None, next_kind=None, next_fire_at=None,
+                                  paused_at=None, now=now)
+        else:
+            tx.set_schedule_state(workflow_id, status="scheduled", status_reason=None,
+                                  next_nominal_at=first.nominal, next_kind=first.kind,
+                                  next_fire_at=first.due, paused_at=None, now=now)
+            next_fire = first.due
     return StateChange(workflow_id, "resumed", next_fire, skipped)
 
 

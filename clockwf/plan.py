@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from clockwf.lifecycle import PRUNE_MODES, check_publishable, load_definition
+from clockwf.lifecycle import PRUNE_MODES, check_publishable, load_definition, prune_note
 from clockwf.models import Definition
 from clockwf.schedule import ScheduleSpec, first_after, following
 from clockwf.store.base import Store
@@ -106,6 +106,12 @@ def plan(store: Store, reports: Sequence[FileReport], now: datetime, *,
             stated = source if source is not None else workflow.get("published_from")
             change = Change(wid, "unchanged", report.path, version)
             changes.append(change)
+            comes_back = bool(source and workflow.get("paused")
+                              and workflow.get("pause_note") == prune_note(source))
+            if comes_back:
+                change.status = "changed"
+                change.notes.append("paused by an earlier prune of this source: publish "
+                                    "resumes it")
             if row["content_hash"] == report.content_hash \
                     and stated == row.get("published_from"):
                 continue
@@ -119,7 +125,7 @@ def plan(store: Store, reports: Sequence[FileReport], now: datetime, *,
             if not _same_trigger(old, new):
                 change.fires_before = next_fires(old, now)
                 change.fires_after = next_fires(new, now)
-            if workflow.get("paused"):
+            if workflow.get("paused") and not comes_back:
                 change.notes.append("paused: stays paused (clockwf resume)")
         if prune is not None and source:
             if prune not in PRUNE_MODES:

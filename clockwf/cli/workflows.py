@@ -125,7 +125,9 @@ def publish(
         render.emit_json({"source": source,
                           "published": [p.as_json() for p in outcome.published],
                           "pruned": [{"workflow_id": c.workflow_id, "status": c.status,
-                                      "detail": c.detail} for c in outcome.pruned]})
+                                      "detail": c.detail} for c in outcome.pruned],
+                          "resumed": [{"workflow_id": c.workflow_id, "skipped": c.skipped}
+                                      for c in outcome.resumed]})
         return
     rows: list[tuple[object, ...]] = []
     for p in outcome.published:
@@ -133,6 +135,9 @@ def publish(
         rows.append((p.workflow_id, p.status, p.version, p.trigger_type, _when(nxt, at)))
     for c in outcome.pruned:
         rows.append((c.workflow_id, f"pruned ({c.status})", "", "", c.detail or ""))
+    for c in outcome.resumed:
+        rows.append((c.workflow_id, "resumed (back after a prune)", "", "",
+                     _when(_local(c.next_fire_at, None), at)))
     render.table(None, ["workflow", "status", "version", "trigger", "next fire"], rows)
     if source and prune:
         render.text(f"source: {source}")

@@ -69,6 +69,17 @@ def test_prune_pauses_only_what_the_same_source_published(store: Store) -> None:
     again = lifecycle.publish_set(store, [definition("a"), definition("b")], NOW, source="one",
                                   prune="pause")
     assert again.pruned == []          # already paused: nothing to do
+    # c comes back: the publish resumes it; a pause by hand is left alone
+    lifecycle.pause(store, "b", NOW, "by hand")
+    later = NOW + timedelta(days=2)
+    assert {c.workflow_id: c.status for c in plan(
+        store, [definition(w) for w in "abc"], later, source="one", prune="pause").changes} == {
+        "a": "unchanged", "b": "unchanged", "c": "changed"}
+    back = lifecycle.publish_set(store, [definition(w) for w in "abc"], later, source="one",
+                                 prune="pause")
+    assert [(c.workflow_id, c.status, c.skipped) for c in back.resumed] == [("c", "resumed", 2)]
+    assert {w: s[0] for w, s in states(store).items() if w in "abc"} == {
+        "a": False, "b": True, "c": False}
 
 
 def test_prune_delete_keeps_versions(store: Store) -> None:
@@ -143,7 +154,9 @@ def test_the_plan_is_what_publish_then_does(open_stores: Callable[..., Store],
             assert predicted.refused is not None
             continue
         assert predicted.refused is None
-        did = {p.workflow_id: ("unchanged" if p.status == "unchanged" else "published")
+        back = {c.workflow_id for c in out.resumed}
+        did = {p.workflow_id: ("unchanged" if p.status == "unchanged"
+                               and p.workflow_id not in back else "published")
                for p in out.published}
         did.update({c.workflow_id: "pruned" for c in out.pruned})
         expected = {c.workflow_id: {"new": "published", "changed": "published",
