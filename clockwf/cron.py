@@ -20,6 +20,7 @@ instant, including one inside either pass of a repeated hour. Nothing here reads
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -357,14 +358,57 @@ def _parse_field(text: str, index: int, expression: str) -> tuple[int, list[str]
     return mask, warnings
 
 
+# Fields are separated by ASCII spaces and tabs, as crontab(5) says; the text around them may
+# also carry line ends (a YAML block scalar). Any other character outside printable ASCII is
+# looked at by _check_separators.
+_ASCII_BLANKS = " \t\r\n"
+_NOT_PRINTABLE_ASCII = re.compile("[^\x20-\x7e\t]")
+_INVISIBLE = frozenset(("Zs", "Zl", "Zp", "Cf", "Cc"))
+
+
+_CONTROL_NAMES = {"\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\v": "LINE TABULATION",
+                  "\f": "FORM FEED", "\x85": "NEXT LINE"}
+
+
+def describe_char(char: str) -> str:
+    """``U+00A0 NO-BREAK SPACE``; a control character (Unicode names none) by its usual name."""
+    import unicodedata
+
+    name = unicodedata.name(char, "") or _CONTROL_NAMES.get(char, "(a control character)")
+    return f"U+{ord(char):04X} {name}"
+
+
+def _check_separators(text: str) -> None:
+    """Refuse a Unicode space, format or control character (a no-break space pasted from a web
+    page, a zero-width space, a byte-order mark), naming it and its 1-based column: Python would
+    split fields at some of them and crontab refuses them all."""
+    if _NOT_PRINTABLE_ASCII.search(text) is None:     # the common case, at once
+        return
+    start = len(text) - len(text.lstrip(_ASCII_BLANKS))
+    body = text[start:len(text.rstrip(_ASCII_BLANKS))] if start < len(text) else ""
+    for match in _NOT_PRINTABLE_ASCII.finditer(body):
+        char = match.group()
+        import unicodedata
+
+        if char.isspace() or unicodedata.category(char) in _INVISIBLE:
+            column = start + match.start() + 1
+            raise CronError(
+                f"{describe_char(char)} at column {column} of {text!r}: cron fields are "
+                "separated by ASCII spaces and tabs only; delete it or retype it as a plain "
+                "space (it often comes with text copied from a web page or a chat)",
+                expression=text, column=column)
+
+
 def parse_cron(text: str) -> CronExpr:
     """Parse a five-field expression or a macro.
 
     :raises CronError: naming the field (``.field``, one of FIELD_NAMES, or None) and what would
-        be valid.
+        be valid; for a character that is no ASCII space or tab but looks like a blank, its
+        1-based ``.column`` in ``text``.
     """
     if not isinstance(text, str):
         raise CronError(f"a cron expression is text, got {type(text).__name__}")
+    _check_separators(text)
     source = text.strip()
     macro: str | None = None
     if source.startswith("@"):

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from clockwf.firekeys import event_key, manual_key
 from clockwf.models import PAYLOAD_SCHEMA, Definition
 from clockwf.schedule import Occurrence, ScheduleSpec
 from clockwf.store.base import NewRun, Tx
@@ -116,12 +117,13 @@ def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime
 def manual_run(workflow_id: str, version: int, definition: Definition, *,
                payload: Any, key: str | None, now: datetime,
                launched_by_: str | None = None) -> NewRun:
-    """``clockwf run ID [--payload JSON] [--key K]``: key ``manual:<id>:<K or a new id>``."""
+    """``clockwf run ID [--payload JSON] [--key K]``: key ``manual:<id>:<K or a new id>``
+    (:mod:`clockwf.firekeys`)."""
     run_key = key if key is not None else uuid.uuid4().hex
     metadata = {"label": "manual", "key": run_key, "key_given": key is not None,
                 "launched_by": launched_by_ or launched_by()}
     return NewRun(
-        fire_key=f"manual:{workflow_id}:{run_key}", workflow_id=workflow_id,
+        fire_key=manual_key(workflow_id, run_key), workflow_id=workflow_id,
         workflow_version=version, trigger_type="manual",
         payload=_dumps({} if payload is None else payload), metadata=_dumps(metadata),
         created_at=now, serial=definition.policy.overlap != "allow",
@@ -131,11 +133,11 @@ def manual_run(workflow_id: str, version: int, definition: Definition, *,
 def event_run(workflow_id: str, version: int, definition: Definition, *, event: str,
               event_id: str, payload: Any, now: datetime, source: str | None = None) -> NewRun:
     """One run per matching workflow of ``clockwf emit EVENT``:
-    key ``event:<id>:<event>:<event id>``."""
+    key ``event:<id>:<event>:<event id>``, the event id percent-encoded (:mod:`clockwf.firekeys`)."""
     metadata = {"label": f"event {event}", "event": event, "event_id": event_id,
                 "emitted_by": source or launched_by()}
     return NewRun(
-        fire_key=f"event:{workflow_id}:{event}:{event_id}", workflow_id=workflow_id,
+        fire_key=event_key(workflow_id, event, event_id), workflow_id=workflow_id,
         workflow_version=version, trigger_type="event",
         payload=_dumps({} if payload is None else payload), metadata=_dumps(metadata),
         created_at=now, serial=definition.policy.overlap != "allow",

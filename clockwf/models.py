@@ -45,10 +45,12 @@ MAX_RUN_AT_YEAR = 9000
 class FieldProblem(ValueError):
     """A validation failure that knows which value (relative to the model) is wrong."""
 
-    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
+    def __init__(self, message: str, loc: tuple[str | int, ...] = (), *,
+                 offset: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.loc = loc
+        self.offset = offset    # the offending character's index in the string value, if one
 
 
 def _duration(value: Any) -> timedelta:
@@ -127,7 +129,9 @@ class RecurringTrigger(_Model):
         try:
             parse_cron(value)
         except ClockwfError as exc:
-            raise FieldProblem(exc.message) from None
+            column = getattr(exc, "column", None)
+            raise FieldProblem(exc.message,
+                               offset=None if column is None else column - 1) from None
         return value
 
     _tz = field_validator("timezone")(_check_zone)

@@ -45,7 +45,7 @@ MAX_COUNTED_OUTSIDE = 10_000
 
 
 def fire_key(trigger_type: str, workflow_id: str, nominal: datetime) -> str:
-    """``recurring:<id>:<UTC instant>`` / ``schedule:<id>:<UTC instant>`` (SPEC 5.2)."""
+    """``recurring:<id>:<UTC instant>`` / ``schedule:<id>:<UTC instant>`` (:mod:`clockwf.firekeys`)."""
     return f"{trigger_type}:{workflow_id}:{fire_key_instant(nominal)}"
 
 

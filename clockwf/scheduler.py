@@ -120,9 +120,6 @@ def _postpone(row: Row, exc: Exception, now: datetime) -> ScheduleAdvance:
     """A schedule row this clockwf cannot plan (say, its zone left the tz database) must not
     block the others claimed with it, nor keep the daemon busy: it keeps its occurrence and is
     tried again after ``RETRY_UNPLANNABLE``; the reason is shown by ``clockwf show``."""
-    log.error("schedule %s cannot be planned: %s (trying again in %s)", row["workflow_id"],
-              exc, format_duration(RETRY_UNPLANNABLE), exc_info=True,
-              extra={"action": "schedule.error", "workflow_id": row["workflow_id"]})
     return ScheduleAdvance(
         workflow_id=row["workflow_id"], next_nominal_at=row["next_nominal_at"],
         next_fire_at=now + RETRY_UNPLANNABLE, status="scheduled",   # claimed rows are
@@ -147,6 +144,9 @@ def prepare(tx: Tx, rows: list[Row], now: datetime, instance: str | None,
             spec = ScheduleSpec.from_row(row)
             planned.append((spec, row, plan(spec, current_occurrence(spec, row), now)))
         except Exception as exc:  # one bad row must not stop the batch
+            log.error("schedule %s cannot be planned: %s (trying again in %s)",
+                      row["workflow_id"], exc, format_duration(RETRY_UNPLANNABLE), exc_info=True,
+                      extra={"action": "schedule.error", "workflow_id": row["workflow_id"]})
             postponed.append(_postpone(row, exc, now))
 
     guarded = [spec.workflow_id for spec, _row, p in planned

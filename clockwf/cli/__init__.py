@@ -7,6 +7,7 @@ or refused; 2 usage; 3 store unreachable.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -40,6 +41,8 @@ def complete_optional_values(argv: list[str]) -> list[str]:
         out.append(f"{arg}={OPTIONAL_VALUES[arg]}" if arg in OPTIONAL_VALUES else arg)
     return out
 
+log = logging.getLogger("clockwf.cli")
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code instead of raising SystemExit."""
@@ -67,10 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except Exception as exc:  # a bug: say so plainly; the traceback on request
-        if os.environ.get("CLOCKWF_DEBUG") == "1":
-            traceback.print_exc()
-        error(f"internal error (a bug in clockwf, please report it): {type(exc).__name__}: "
-              f"{exc}" + ("" if os.environ.get("CLOCKWF_DEBUG") == "1" else
-                          "; set CLOCKWF_DEBUG=1 to see the traceback"))
+        debug = os.environ.get("CLOCKWF_DEBUG") == "1"
+        message = (f"internal error (a bug in clockwf, please report it): "
+                   f"{type(exc).__name__}: {exc}"
+                   + ("" if debug else "; set CLOCKWF_DEBUG=1 to see the traceback"))
+        if logging.getLogger("clockwf").handlers:   # a daemon or worker: in its log format
+            log.critical(message, exc_info=debug, extra={"action": "cli.internal_error"})
+        else:
+            if debug:
+                traceback.print_exc()
+            error(message)
         return 1
     return result if isinstance(result, int) else 0
