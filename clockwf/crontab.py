@@ -49,6 +49,10 @@ DEFAULT_PATH = "/usr/bin:/bin"          # cronie's _PATH_DEFPATH
 # environment (cron passes them too, but no program run by cron has a use for them).
 CRON_CONTROLS = ("CRON_TZ", "MAILTO", "MAILFROM", "RANDOM_DELAY", "CONTENT_TYPE",
                  "CONTENT_TRANSFER_ENCODING")
+# Settings that look like secrets are not copied into definition files (which go to git and to
+# the store): the step reads them from the daemon's environment instead, as ${env:NAME}.
+SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL", re.IGNORECASE)
+SECRET_VALUE = re.compile(r"://[^/@:\s]+:[^/@\s]+@")   # a URL with a password
 STEP_ID = "command"
 _ID_MAX = 48
 _BLANKS = " \t"
@@ -507,6 +511,11 @@ def definition(job: Job, workflow_id: str, *, zone: str, home: str, source: str
             problems.append(f"{name}= (line {a.line}) contains '${{env:': clockwf would read "
                             "it as a reference to the daemon's environment, where cron passes "
                             "it as it is")
+        elif SECRET_NAME.search(name) or SECRET_VALUE.search(a.value):
+            env[name] = f"${{env:{name}}}"
+            notes.append(Finding(a.line, "note", f"{name} looks like a secret: not copied into "
+                                 f"the definitions; their steps read ${{env:{name}}} from the "
+                                 "daemon's environment, so set it there"))
         else:
             env[name] = a.value
     if problems:
@@ -603,5 +612,5 @@ def import_crontab(text: str, source: str, now: datetime, *, system: bool = Fals
         result.findings.extend(Finding(job.line, "note", f"validate: {d.message}")
                                for d in report.warnings)
         result.workflows.append(Imported(workflow_id, job, zone, text_out, report))
-    result.findings.sort(key=lambda f: (f.line or 0))
+    result.findings = sorted(dict.fromkeys(result.findings), key=lambda f: (f.line or 0))
     return result

@@ -203,3 +203,20 @@ def test_env_that_clockwf_cannot_pass_is_refused() -> None:
     assert sorted(refused) == [2, 5]
     assert "MY-VAR" in refused[2] and "line 1" in refused[2]
     assert "MY-VAR= (line 3)" in refused[5] and "X= (line 4) contains '${env:'" in refused[5]
+
+
+def test_secrets_are_not_copied_into_definitions() -> None:
+    text = ("DB_PASSWORD=hunter2\nDATABASE_URL=postgresql://app:s3cr3t@db/app\nPLAIN=visible\n"
+            "0 1 * * * backup\n0 2 * * * report\n")
+    result = import_crontab(text, "c", NOW, default_zone="UTC", home=lambda user: "/tmp")
+    assert len(result.workflows) == 2
+    for w in result.workflows:
+        assert "hunter2" not in w.yaml and "s3cr3t" not in w.yaml
+        assert w.report is not None and w.report.definition is not None
+        env = w.report.definition.steps[0].env
+        assert env["DB_PASSWORD"] == "${env:DB_PASSWORD}"
+        assert env["DATABASE_URL"] == "${env:DATABASE_URL}"
+        assert env["PLAIN"] == "visible"
+    notes = [(f.line, f.message) for f in result.findings]
+    assert [line for line, _ in notes] == [1, 2]          # once per setting, not per job
+    assert all("hunter2" not in m and "s3cr3t" not in m for _, m in notes)
