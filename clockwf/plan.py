@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from clockwf.errors import DefinitionInvalid
 from clockwf.lifecycle import PRUNE_MODES, check_publishable, load_definition, prune_note
 from clockwf.models import Definition
 from clockwf.schedule import ScheduleSpec, first_after, following
@@ -86,7 +87,11 @@ def _unified(old: str, new: str, old_name: str, new_name: str) -> str:
 def plan(store: Store, reports: Sequence[FileReport], now: datetime, *,
          source: str | None = None, prune: str | None = None) -> Plan:
     """What ``publish_set(store, reports, now, source=source, prune=prune)`` would do."""
-    check_publishable(reports)
+    try:
+        check_publishable(reports)
+    except DefinitionInvalid as exc:
+        raise DefinitionInvalid(exc.diagnostics, "publish would refuse these files:\n" + "\n".join(
+            str(d) for d in exc.diagnostics)) from None
     now = now.astimezone(UTC)
     changes: list[Change] = []
     refused = None

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clockwf import lifecycle
-from clockwf.errors import Refused
+from clockwf.errors import DefinitionInvalid, Refused
 from clockwf.plan import plan
 from clockwf.store.base import Store
 from clockwf.validate import FileReport, validate_source
@@ -165,3 +165,12 @@ def test_the_plan_is_what_publish_then_does(open_stores: Callable[..., Store],
         assert did == expected
         assert not plan(store, reports, now, source="src", prune=prune).changed
         now += timedelta(minutes=1)
+
+
+def test_plan_refuses_what_publish_refuses_naming_the_file(store: Store) -> None:
+    bad = validate_source("id: x\n", "defs/x.yaml", NOW, for_publish=True)
+    with pytest.raises(DefinitionInvalid, match=r"publish would refuse these files:\n"
+                                                r"defs/x\.yaml:1:1: steps: missing"):
+        plan(store, [definition("a"), bad], NOW)
+    with pytest.raises(DefinitionInvalid, match=r"also defined in defs/a\.yaml"):
+        plan(store, [definition("a"), definition("a")], NOW)
