@@ -295,7 +295,7 @@ def _job(number: int, raw: str, body: str, env: dict[str, Assignment], system: b
                                 "dropped: clockwf records every run in its store"))
         body = body[1:]
     if body.startswith("@"):
-        word, _, rest = _split_word(body)
+        word, rest = _split_word(body)
         if word == "@reboot":
             refuse("@reboot runs once when cron starts: clockwf has no boot trigger; start it "
                    "from a systemd unit (or your init system) instead")
@@ -321,7 +321,7 @@ def _job(number: int, raw: str, body: str, env: dict[str, Assignment], system: b
             return None
     user = None
     if system:
-        user, _, rest = _split_word(rest)
+        user, rest = _split_word(rest)
         if not user:
             refuse("no user field: a system crontab line is: five time fields (or a macro), "
                    "a user, a command (without --system it is read as a user crontab)")
@@ -338,11 +338,11 @@ def _job(number: int, raw: str, body: str, env: dict[str, Assignment], system: b
     return Job(number, raw, schedule, command, cron_stdin(data), dict(env), user)
 
 
-def _split_word(text: str) -> tuple[str, str, str]:
+def _split_word(text: str) -> tuple[str, str]:
     """The first blank-delimited word and the rest after the blanks that follow it."""
     m = re.match(r"([^ \t]*)[ \t]*(.*)$", text, re.DOTALL)
     assert m is not None
-    return m.group(1), " ", m.group(2)
+    return m.group(1), m.group(2)
 
 
 # -- ids ----------------------------------------------------------------------------------------

@@ -220,3 +220,12 @@ def test_secrets_are_not_copied_into_definitions() -> None:
     notes = [(f.line, f.message) for f in result.findings]
     assert [line for line, _ in notes] == [1, 2]          # once per setting, not per job
     assert all("hunter2" not in m and "s3cr3t" not in m for _, m in notes)
+
+
+def test_tabs_separate_fields_and_stay_in_commands() -> None:
+    jobs, _ = parse("@daily\tprintf 'a\\tb'\t|\tcat\n0\t1\t*\t*\t*\tx\ty\n"
+                    "1 2 * * * root\tcmd\targ\n")
+    assert [(j.schedule, j.command) for j in jobs] == [
+        ("@daily", "printf 'a\\tb'\t|\tcat"), ("0 1 * * *", "x\ty"), ("1 2 * * *", "root\tcmd\targ")]
+    system, _ = parse("@daily\troot\tcmd\targ\n", system=True)
+    assert [(j.user, j.command) for j in system] == [("root", "cmd\targ")]
