@@ -136,12 +136,11 @@ def publish_set(store: Store, reports: Sequence[FileReport], now: datetime, *,
         owned = tx.workflows_from(source) if prune is not None and source else []
         for report in reports:
             assert report.definition is not None and report.content_hash is not None
-            out.append(_publish_one(tx, report, now, source))
-            if source:
-                workflow = tx.get_workflow(out[-1].workflow_id)
-                if workflow is not None and workflow["paused"] \
-                        and workflow.get("pause_note") == prune_note(source):
-                    resumed.append(_resume_in(tx, out[-1].workflow_id, now))
+            published, workflow = _publish_one(tx, report, now, source)
+            out.append(published)
+            if source and workflow is not None and workflow["paused"] \
+                    and workflow.get("pause_note") == prune_note(source):
+                resumed.append(_resume_in(tx, published.workflow_id, now))
         if prune is not None and source:
             keep = {p.workflow_id for p in out}
             gone = [r for r in owned if r["workflow_id"] not in keep
@@ -179,7 +178,9 @@ def _check_prune_size(source: str, mode: str, gone: Sequence[Row], owned: Sequen
                   "check that the directory is complete, then add --yes to confirm")
 
 
-def _publish_one(tx: Tx, report: FileReport, now: datetime, source: str | None) -> Published:
+def _publish_one(tx: Tx, report: FileReport, now: datetime, source: str | None
+                 ) -> tuple[Published, Row | None]:
+    """The new version (or unchanged), and the workflow row as it was before."""
     definition = report.definition
     assert definition is not None and report.content_hash is not None
     wid = definition.id
@@ -196,7 +197,8 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime, source: str | None) 
             schedule = tx.get_schedule(wid)
             return Published(wid, int(workflow["current_version"]), "unchanged",
                              definition.trigger_type,
-                             schedule["next_fire_at"] if schedule else None, zone, report.path)
+                             schedule["next_fire_at"] if schedule else None, zone,
+                             report.path), workflow
     if report.past_run_at is not None:
         raise DefinitionInvalid([report.past_run_at],
                                 f"nothing was published:\n{report.past_run_at}")
@@ -243,7 +245,7 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime, source: str | None) 
         tx.upsert_schedule(row)
         next_fire = first.due
     return Published(wid, version, "published", definition.trigger_type, next_fire, zone,
-                     report.path)
+                     report.path), workflow
 
 
 @dataclass(frozen=True)
