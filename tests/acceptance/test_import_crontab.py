@@ -12,6 +12,7 @@ written out by hand from crontab(5), not taken from the importer.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from datetime import datetime
 from itertools import islice
@@ -200,3 +201,21 @@ def test_system_crontab_user_becomes_a_note(clockwf: Clockwf, tmp_path: Path) ->
                      "--out", str(tmp_path / "none"))
     assert strict.code == 1
     assert not (tmp_path / "none").exists()
+
+
+def test_without_a_file_it_reads_crontab_l(clockwf: Clockwf, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "bin" / "crontab"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\n[ \"$1\" = -l ] || exit 2\nprintf '0 1 * * * echo hi\\n'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    result = clockwf("import", "crontab", "--timezone", "UTC", "--format", "json")
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert doc["source"] == "crontab -l"
+    assert [(w["workflow_id"], w["line"]) for w in doc["workflows"]] == [("echo-hi", 1)]
+    fake.write_text("#!/bin/sh\necho 'no crontab for someone' >&2\nexit 1\n")
+    failed = clockwf("import", "crontab")
+    assert failed.code == 1
+    assert "`crontab -l` failed: no crontab for someone" in failed.err
