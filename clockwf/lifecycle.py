@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from clockwf.errors import DefinitionInvalid, Diagnostic, InvalidInput, NotFound
+from clockwf.errors import DefinitionInvalid, Diagnostic, InvalidInput, NotFound, Refused
 from clockwf.models import Definition, EventTrigger
 from clockwf.schedule import (
     ScheduleSpec,
@@ -86,25 +86,100 @@ def check_publishable(reports: Sequence[FileReport]) -> list[FileReport]:
     return list(reports)
 
 
-def publish(store: Store, reports: Sequence[FileReport], now: datetime) -> list[Published]:
+def publish(store: Store, reports: Sequence[FileReport], now: datetime, *,
+            source: str | None = None) -> list[Published]:
     """Store a new version of each definition (or report it unchanged) and its schedule, all in
-    one transaction. ``reports`` come from ``validate_*(..., for_publish=True)``."""
+    one transaction. ``reports`` come from ``validate_*(..., for_publish=True)``; ``source``
+    names where they came from (recorded on each version)."""
+    return publish_set(store, reports, now, source=source).published
+
+
+PRUNE_MODES = ("pause", "delete")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one publish did: the definitions given, with a prune the workflows removed, and the
+    workflows that an earlier prune of the same source had paused and that came back."""
+
+    published: list[Published]
+    pruned: list[StateChange]
+    resumed: list[StateChange]
+
+
+def prune_note(source: str) -> str:
+    """The pause note of a workflow paused by a prune of ``source``; a publish of the same
+    source that brings the workflow back resumes it (a pause by hand stays)."""
+    return f"pruned: no longer in {source}"
+
+
+def publish_set(store: Store, reports: Sequence[FileReport], now: datetime, *,
+                source: str | None = None, prune: str | None = None,
+                confirm: bool = False) -> Outcome:
+    """:func:`publish`, and with ``prune`` (``pause`` or ``delete``) the workflows that
+    ``source`` published before and that are not in ``reports`` are paused or deleted, in the
+    same transaction (their runs are kept). A prune that would remove more than half of the
+    source's workflows is refused unless ``confirm``; then nothing is published either."""
     check_publishable(reports)
+    if prune is not None:
+        if prune not in PRUNE_MODES:
+            raise InvalidInput(f"--prune must be pause or delete; got {prune!r}")
+        if not source:
+            raise InvalidInput("--prune needs a source: publish a directory, or name the set "
+                               "with --source NAME")
     now = now.astimezone(UTC)
     out: list[Published] = []
+    pruned: list[StateChange] = []
+    resumed: list[StateChange] = []
     with store.transaction() as tx:
+        owned = tx.workflows_from(source) if prune is not None and source else []
         for report in reports:
             assert report.definition is not None and report.content_hash is not None
-            out.append(_publish_one(tx, report, now))
+            published, workflow = _publish_one(tx, report, now, source)
+            out.append(published)
+            if source and workflow is not None and workflow["paused"] \
+                    and workflow.get("pause_note") == prune_note(source):
+                resumed.append(_resume_in(tx, published.workflow_id, now))
+        if prune is not None and source:
+            keep = {p.workflow_id for p in out}
+            gone = [r for r in owned if r["workflow_id"] not in keep
+                    and (prune == "delete" or not r["paused"])]
+            _check_prune_size(source, prune, gone, owned, confirm)
+            note = prune_note(source)
+            for row in gone:
+                wid = row["workflow_id"]
+                pruned.append(_delete_in(tx, wid, now) if prune == "delete"
+                              else _pause_in(tx, wid, now, note))
         tx.bump_changes()
     for item in out:
         log.info("%s %s version %d", item.status, item.workflow_id, item.version,
                  extra={"action": f"publish.{item.status}", "workflow_id": item.workflow_id,
                         "version": item.version})
-    return out
+    for change in pruned:
+        log.info("pruned %s (%s)", change.workflow_id, change.status,
+                 extra={"action": f"publish.pruned.{change.status}",
+                        "workflow_id": change.workflow_id})
+    for change in resumed:
+        log.info("resumed %s (back in %s)", change.workflow_id, source,
+                 extra={"action": "publish.resumed", "workflow_id": change.workflow_id,
+                        "skipped": change.skipped})
+    return Outcome(out, pruned, resumed)
 
 
-def _publish_one(tx: Tx, report: FileReport, now: datetime) -> Published:
+def _check_prune_size(source: str, mode: str, gone: Sequence[Row], owned: Sequence[Row],
+                      confirm: bool) -> None:
+    if confirm or len(gone) * 2 <= len(owned):
+        return
+    verb = "delete" if mode == "delete" else "pause"
+    names = ", ".join(r["workflow_id"] for r in gone[:10]) + (" ..." if len(gone) > 10 else "")
+    raise Refused(f"nothing was published: the prune would {verb} {len(gone)} of the "
+                  f"{len(owned)} workflows published from {source} ({names}), more than half; "
+                  "check that the directory is complete, then add --yes to confirm")
+
+
+def _publish_one(tx: Tx, report: FileReport, now: datetime, source: str | None
+                 ) -> tuple[Published, Row | None]:
+    """The new version (or unchanged), and the workflow row as it was before."""
     definition = report.definition
     assert definition is not None and report.content_hash is not None
     wid = definition.id
@@ -114,21 +189,26 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime) -> Published:
     zone = spec.timezone if spec is not None else None
     if workflow is not None:
         current = tx.get_version(wid, int(workflow["current_version"]))
-        if current is not None and current["content_hash"] == report.content_hash:
+        if source is None:  # not stated: the workflow keeps the source it has
+            source = workflow.get("published_from")
+        if current is not None and current["content_hash"] == report.content_hash \
+                and source == current.get("published_from"):
             schedule = tx.get_schedule(wid)
             return Published(wid, int(workflow["current_version"]), "unchanged",
                              definition.trigger_type,
-                             schedule["next_fire_at"] if schedule else None, zone, report.path)
+                             schedule["next_fire_at"] if schedule else None, zone,
+                             report.path), workflow
     if report.past_run_at is not None:
         raise DefinitionInvalid([report.past_run_at],
                                 f"nothing was published:\n{report.past_run_at}")
     version = (tx.max_version(wid) or 0) + 1
     tx.insert_version(workflow_id=wid, version=version, content_hash=report.content_hash,
                       definition=definition_json(definition), source=report.source or "",
-                      source_path=report.path, published_at=now)
+                      source_path=report.path, published_at=now, published_from=source)
     event = definition.trigger.event if isinstance(definition.trigger, EventTrigger) else None
     tx.upsert_workflow(workflow_id=wid, name=definition.name, current_version=version,
-                       trigger_type=definition.trigger_type, event_name=event, now=now)
+                       trigger_type=definition.trigger_type, event_name=event, now=now,
+                       published_from=source)
     paused = bool(workflow and workflow["paused"])
     old = tx.get_schedule(wid, for_update=True)
     next_fire: datetime | None = None
@@ -164,7 +244,7 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime) -> Published:
         tx.upsert_schedule(row)
         next_fire = first.due
     return Published(wid, version, "published", definition.trigger_type, next_fire, zone,
-                     report.path)
+                     report.path), workflow
 
 
 @dataclass(frozen=True)
@@ -180,19 +260,26 @@ def pause(store: Store, workflow_id: str, now: datetime, note: str | None = None
     """Stop the workflow's trigger (time and event); manual runs still start."""
     now = now.astimezone(UTC)
     with store.transaction() as tx:
-        workflow = _require(tx, workflow_id)
-        if workflow["paused"]:
-            return StateChange(workflow_id, "already paused")
-        tx.set_workflow_paused(workflow_id, paused=True, note=note, now=now)
-        schedule = tx.get_schedule(workflow_id, for_update=True)
-        if schedule is not None and schedule["status"] == "scheduled":
-            tx.set_schedule_state(workflow_id, status="paused", status_reason=note,
-                                  next_nominal_at=schedule["next_nominal_at"],
-                                  next_kind=schedule["next_kind"],
-                                  next_fire_at=schedule["next_fire_at"], paused_at=now, now=now)
+        change = _pause_in(tx, workflow_id, now, note)
+        if change.status != "paused":
+            return change
         tx.bump_changes()
     log.info("paused %s", workflow_id, extra={"action": "workflow.paused",
                                               "workflow_id": workflow_id})
+    return change
+
+
+def _pause_in(tx: Tx, workflow_id: str, now: datetime, note: str | None) -> StateChange:
+    workflow = _require(tx, workflow_id)
+    if workflow["paused"]:
+        return StateChange(workflow_id, "already paused")
+    tx.set_workflow_paused(workflow_id, paused=True, note=note, now=now)
+    schedule = tx.get_schedule(workflow_id, for_update=True)
+    if schedule is not None and schedule["status"] == "scheduled":
+        tx.set_schedule_state(workflow_id, status="paused", status_reason=note,
+                              next_nominal_at=schedule["next_nominal_at"],
+                              next_kind=schedule["next_kind"],
+                              next_fire_at=schedule["next_fire_at"], paused_at=now, now=now)
     return StateChange(workflow_id, "paused")
 
 
@@ -201,33 +288,40 @@ def resume(store: Store, workflow_id: str, now: datetime) -> StateChange:
     are recorded as skipped (reason ``paused``)."""
     now = now.astimezone(UTC)
     with store.transaction() as tx:
-        workflow = _require(tx, workflow_id)
-        if not workflow["paused"]:
-            return StateChange(workflow_id, "not paused")
-        tx.set_workflow_paused(workflow_id, paused=False, note=None, now=now)
-        schedule = tx.get_schedule(workflow_id, for_update=True)
-        skipped = 0
-        next_fire = None
-        if schedule is not None and schedule["status"] == "paused":
-            spec = ScheduleSpec.from_row(schedule)
-            skipped = _record_paused(tx, spec, schedule, now)
-            first = first_after(spec, now)
-            if first is None:
-                reason = "paused when its run_at came" if spec.trigger_type == "schedule" \
-                    else "no occurrence left"
-                tx.set_schedule_state(workflow_id, status="missed" if spec.trigger_type ==
-                                      "schedule" else "completed", status_reason=reason,
-                                      next_nominal_at=None, next_kind=None, next_fire_at=None,
-                                      paused_at=None, now=now)
-            else:
-                tx.set_schedule_state(workflow_id, status="scheduled", status_reason=None,
-                                      next_nominal_at=first.nominal, next_kind=first.kind,
-                                      next_fire_at=first.due, paused_at=None, now=now)
-                next_fire = first.due
+        change = _resume_in(tx, workflow_id, now)
+        if change.status != "resumed":
+            return change
         tx.bump_changes()
     log.info("resumed %s", workflow_id, extra={"action": "workflow.resumed",
                                                "workflow_id": workflow_id,
-                                               "skipped": skipped})
+                                               "skipped": change.skipped})
+    return change
+
+
+def _resume_in(tx: Tx, workflow_id: str, now: datetime) -> StateChange:
+    workflow = _require(tx, workflow_id)
+    if not workflow["paused"]:
+        return StateChange(workflow_id, "not paused")
+    tx.set_workflow_paused(workflow_id, paused=False, note=None, now=now)
+    schedule = tx.get_schedule(workflow_id, for_update=True)
+    skipped = 0
+    next_fire = None
+    if schedule is not None and schedule["status"] == "paused":
+        spec = ScheduleSpec.from_row(schedule)
+        skipped = _record_paused(tx, spec, schedule, now)
+        first = first_after(spec, now)
+        if first is None:
+            reason = "paused when its run_at came" if spec.trigger_type == "schedule" \
+                else "no occurrence left"
+            tx.set_schedule_state(workflow_id, status="missed" if spec.trigger_type ==
+                                  "schedule" else "completed", status_reason=reason,
+                                  next_nominal_at=None, next_kind=None, next_fire_at=None,
+                                  paused_at=None, now=now)
+        else:
+            tx.set_schedule_state(workflow_id, status="scheduled", status_reason=None,
+                                  next_nominal_at=first.nominal, next_kind=first.kind,
+                                  next_fire_at=first.due, paused_at=None, now=now)
+            next_fire = first.due
     return StateChange(workflow_id, "resumed", next_fire, skipped)
 
 
@@ -256,14 +350,19 @@ def delete(store: Store, workflow_id: str, now: datetime) -> StateChange:
     runs are cancelled."""
     now = now.astimezone(UTC)
     with store.transaction() as tx:
-        _require(tx, workflow_id)
-        queued = [r["run_id"] for r in tx.active_runs([workflow_id]) if r["status"] == "queued"]
-        if queued:
-            tx.request_cancel(queued, reason="the workflow was deleted", now=now)
-        tx.delete_workflow(workflow_id)
+        change = _delete_in(tx, workflow_id, now)
         tx.bump_changes()
     log.info("deleted %s", workflow_id, extra={"action": "workflow.deleted",
                                                "workflow_id": workflow_id})
+    return change
+
+
+def _delete_in(tx: Tx, workflow_id: str, now: datetime) -> StateChange:
+    _require(tx, workflow_id)
+    queued = [r["run_id"] for r in tx.active_runs([workflow_id]) if r["status"] == "queued"]
+    if queued:
+        tx.request_cancel(queued, reason="the workflow was deleted", now=now)
+    tx.delete_workflow(workflow_id)
     return StateChange(workflow_id, "deleted", detail=f"{len(queued)} queued run(s) cancelled"
                        if queued else None)
 

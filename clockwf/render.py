@@ -62,6 +62,11 @@ def warning(message: str) -> None:
     err().print(Text.assemble(("warning: ", "yellow"), message))
 
 
+def note(message: str) -> None:
+    """A remark for the reader on stderr (stdout stays the command's output)."""
+    err().print(Text.assemble(("note: ", "cyan"), message))
+
+
 def text(message: str = "") -> None:
     out().print(message, markup=False, highlight=False, emoji=False)
 
@@ -139,3 +144,37 @@ def fires_table(title: str, rows: Sequence[dict[str, str | None]]) -> None:
     for i, row in enumerate(rows, 1):
         t.add_row(str(i), row["at"], row["utc"], row["note"] or "")
     out().print(t)
+
+
+# -- definition sets: diff and import --------------------------------------------------------
+
+
+def diff_plan(changes: Sequence[Any], refused: str | None) -> None:
+    """Human output of ``clockwf diff``: one line per workflow, then each change in detail."""
+    for change in changes:
+        where = f"  ({change.path})" if change.path else ""
+        text(f"{change.status:<10} {change.workflow_id}{where}")
+    for change in changes:
+        if change.status not in ("changed", "new", "removed"):
+            continue
+        detail = bool(change.diff or change.fires_before or change.fires_after or change.notes)
+        if not detail:
+            continue
+        text()
+        text(f"--- {change.status}: {change.workflow_id}")
+        for note in change.notes:
+            text(f"  {note}")
+        if change.diff:
+            sys.stdout.flush()
+            out().file.write(change.diff)
+        if change.fires_before is not None:
+            text("  next fires before: " + (", ".join(change.fires_before) or "none"))
+        if change.fires_after is not None:
+            text("  next fires after:  " + (", ".join(change.fires_after) or "none"))
+    counts: dict[str, int] = {}
+    for change in changes:
+        counts[change.status] = counts.get(change.status, 0) + 1
+    text()
+    text(", ".join(f"{n} {status}" for status, n in counts.items()) or "no definitions")
+    if refused:
+        warning(refused)

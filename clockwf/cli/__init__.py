@@ -25,14 +25,30 @@ from clockwf.cli import runs as _runs  # noqa: F401  isort: skip
 from clockwf.cli import scheduling as _scheduling  # noqa: F401  isort: skip
 from clockwf.cli import worker as _worker  # noqa: F401  isort: skip
 from clockwf.cli import db as _db  # noqa: F401  isort: skip
+from clockwf.cli import imports as _imports  # noqa: F401  isort: skip
+
+
+# Options whose value may be left out: ``--prune`` alone is ``--prune=pause`` (Typer has no
+# optional option values, so a bare occurrence is completed here, before parsing).
+OPTIONAL_VALUES = {"--prune": "pause"}
+
+
+def complete_optional_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return out + argv[i:]
+        out.append(f"{arg}={OPTIONAL_VALUES[arg]}" if arg in OPTIONAL_VALUES else arg)
+    return out
 
 log = logging.getLogger("clockwf.cli")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code instead of raising SystemExit."""
+    args = complete_optional_values(sys.argv[1:] if argv is None else argv)
     try:
-        result = app(args=argv, prog_name="clockwf", standalone_mode=False)
+        result = app(args=args, prog_name="clockwf", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:

@@ -58,7 +58,9 @@ class DefinitionFiles:
 @app.command()
 def validate(
     files: Annotated[list[str], typer.Argument(
-        metavar="FILE", help="Definition files to check; - reads standard input.")],
+        metavar="FILE|DIR", help="Definition files to check (a directory: every *.yaml / "
+                                 "*.yml under it, as publish takes it); - reads standard "
+                                 "input.")],
     strict: Annotated[bool, typer.Option(
         "--strict", envvar="CLOCKWF_STRICT", help="Treat warnings as errors.")] = False,
     fmt: FormatOpt = OutputFormat.human,
@@ -70,7 +72,9 @@ def validate(
     """
     at = _now(now, UTC)
     reader = DefinitionFiles()
-    reports = [reader.validate(name, at, strict=strict) for name in files]
+    from clockwf.sources import expand
+
+    reports = [reader.validate(name, at, strict=strict) for name in expand(files)]
     if fmt is OutputFormat.json:
         render.emit_json({"files": [report.as_dict() for report in reports]})
     else:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
-from clockwf import lifecycle, render
+from clockwf import lifecycle, render, sources
+from clockwf import plan as plan_mod
 from clockwf.cli.app import DbOpt, FormatOpt, NamespaceOpt, NowOpt, OutputFormat, app
+from clockwf.cli.definitions import DefinitionFiles
 from clockwf.clock import parse_now
+from clockwf.errors import InvalidInput
 from clockwf.store import open_store
 from clockwf.store.base import Row
 from clockwf.timeutil import humanize_delta, iso, iso_utc, zone_or_offset
-from clockwf.validate import validate_path
+from clockwf.validate import FileReport
 
 
 def _local(when: datetime | None, zone: str | None) -> datetime | None:
@@ -67,32 +71,112 @@ def _workflow_json(row: Row) -> dict[str, Any]:
         "version": row["current_version"],
         "next_fire_at": iso(_next_fire(row)),
         "schedule_status": row.get("schedule_status"),
+        "published_from": row.get("published_from"),
     }
+
+
+PathsArg = Annotated[list[str], typer.Argument(
+    metavar="FILE|DIR", help="Definition files, or directories (every *.yaml / *.yml under "
+    "them, .github/ and hidden directories skipped); all or nothing.")]
+SourceOpt = Annotated[str | None, typer.Option(
+    "--source", envvar="CLOCKWF_SOURCE", help="Name of the set these definitions come from, "
+    "recorded on each version; default for one DIR: its git remote and path, or its absolute "
+    "path.")]
+PruneOpt = Annotated[str | None, typer.Option(
+    "--prune", metavar="[=pause|=delete]",
+    help="Also pause (default) or delete the workflows this source published before that are "
+         "not in the set, in the same transaction; their runs are kept.")]
+
+
+def _definition_set(paths: list[str], source: str | None, now: datetime,
+                    ) -> tuple[list[FileReport], str | None]:
+    """Validated reports of the files (directories expanded) and the source name."""
+    dirs = [p for p in paths if p != "-" and os.path.isdir(p)]
+    if source is None and len(dirs) == 1 and len(paths) == 1:
+        source = sources.default_source(dirs[0])
+    reader = DefinitionFiles()
+    return [reader.validate(name, now, for_publish=True)
+            for name in sources.expand(paths)], source
 
 
 @app.command()
 def publish(
-    files: Annotated[list[str], typer.Argument(metavar="FILE",
-                                               help="Definition files; all or nothing.")],
+    files: PathsArg,
+    source: SourceOpt = None,
+    prune: PruneOpt = None,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Confirm a prune that removes more than half of the source's "
+                            "workflows.")] = False,
     db: DbOpt = None, namespace: NamespaceOpt = "default", now: NowOpt = None,
     fmt: FormatOpt = OutputFormat.human,
 ) -> None:
     """Validate and store definitions as new versions, with their schedules, in one transaction.
 
-    Identical content is reported unchanged. If any file is invalid, nothing is published.
+    Identical content from the same source is reported unchanged. If any file is invalid,
+    nothing is published. With --prune, what the same source published before and is no
+    longer in the set is paused (or deleted with --prune=delete).
     """
     at = parse_now(now)
-    reports = [validate_path(name, at, for_publish=True) for name in files]
+    reports, source = _definition_set(files, source, at)
     with open_store(db, namespace) as store:
-        published = lifecycle.publish(store, reports, at)
+        outcome = lifecycle.publish_set(store, reports, at, source=source, prune=prune,
+                                        confirm=yes)
     if fmt is OutputFormat.json:
-        render.emit_json({"published": [p.as_json() for p in published]})
+        render.emit_json({"source": source,
+                          "published": [p.as_json() for p in outcome.published],
+                          "pruned": [{"workflow_id": c.workflow_id, "status": c.status,
+                                      "detail": c.detail} for c in outcome.pruned],
+                          "resumed": [{"workflow_id": c.workflow_id, "skipped": c.skipped}
+                                      for c in outcome.resumed]})
         return
-    rows = []
-    for p in published:
+    rows: list[tuple[object, ...]] = []
+    for p in outcome.published:
         nxt = _local(p.next_fire_at, p.timezone)
         rows.append((p.workflow_id, p.status, p.version, p.trigger_type, _when(nxt, at)))
+    for c in outcome.pruned:
+        rows.append((c.workflow_id, f"pruned ({c.status})", "", "", c.detail or ""))
+    for c in outcome.resumed:
+        rows.append((c.workflow_id, "resumed (back after a prune)", "", "",
+                     _when(_local(c.next_fire_at, None), at)))
     render.table(None, ["workflow", "status", "version", "trigger", "next fire"], rows)
+    if source and prune:
+        render.text(f"source: {source}")
+
+
+@app.command()
+def diff(
+    files: PathsArg,
+    source: SourceOpt = None,
+    prune: PruneOpt = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Exit 1 when the publish would change anything (drift in CI).")
+    ] = False,
+    db: DbOpt = None, namespace: NamespaceOpt = "default", now: NowOpt = None,
+    fmt: FormatOpt = OutputFormat.human,
+) -> None:
+    """Show what publish would do with the same arguments, without doing it.
+
+    Per workflow: new, changed (a unified diff, and the next fires before and after when the
+    trigger changes), unchanged, and with --prune removed. Exit 0; with --check, exit 1 when
+    anything would change.
+    """
+    at = parse_now(now)
+    reports, source = _definition_set(files, source, at)
+    if prune is not None and prune not in lifecycle.PRUNE_MODES:
+        raise InvalidInput(f"--prune must be pause or delete; got {prune!r}")
+    if prune is not None and not source:
+        raise InvalidInput("--prune needs a source: give a directory, or name the set with "
+                           "--source NAME")
+    with open_store(db, namespace) as store:
+        result = plan_mod.plan(store, reports, at, source=source, prune=prune)
+    if fmt is OutputFormat.json:
+        render.emit_json({"source": source, "changed": result.changed,
+                          "refused": result.refused,
+                          "workflows": [c.as_json() for c in result.changes]})
+    else:
+        render.diff_plan(result.changes, result.refused)
+    if check and result.changed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -176,8 +260,8 @@ def list_(
         nxt = _next_fire(r)
         table.append((r["workflow_id"], _workflow_status(r) + (
             f" / {r['schedule_status']}" if r.get("schedule_status") else ""),
-            trigger_label(r), r["current_version"], _when(nxt, at)))
-    render.table(None, ["workflow", "status", "trigger", "version", "next fire"], table)
+            trigger_label(r), r["current_version"], _when(nxt, at), r.get("published_from")))
+    render.table(None, ["workflow", "status", "trigger", "version", "next fire", "from"], table)
 
 
 @app.command()
@@ -209,8 +293,8 @@ def show(
             "enabled": sched["status"] == "scheduled",
             "status_reason": sched.get("status_reason"),
         },
-        "versions": [{"version": v["version"], "published_at": iso_utc(v["published_at"])}
-                     for v in detail.versions],
+        "versions": [{"version": v["version"], "published_at": iso_utc(v["published_at"]),
+                      "published_from": v.get("published_from")} for v in detail.versions],
         "definition": json.loads(detail.version["definition"]),
     })
     if fmt is OutputFormat.json:
@@ -223,6 +307,8 @@ def show(
         render.text(f"name: {detail.definition.name}")
     if wf.get("pause_note"):
         render.text(f"paused: {wf['pause_note']}")
+    if wf.get("published_from"):
+        render.text(f"published from: {wf['published_from']}")
     if sched is not None:
         nxt = _local(sched["next_fire_at"], sched["timezone"])
         at = datetime.now(UTC)
@@ -230,8 +316,8 @@ def show(
                     + (f", next fire {iso(nxt)} ({humanize_delta(nxt - at)})" if nxt else "")
                     + (f", last fired {sched['last_fire_key']}" if sched["last_fire_key"] else "")
                     + (f" ({sched['status_reason']})" if sched.get("status_reason") else ""))
-    render.table("versions", ["version", "published at", "source"],
-                 [(v["version"], iso_utc(v["published_at"]), v.get("source_path") or "")
-                  for v in detail.versions])
+    render.table("versions", ["version", "published at", "file", "from"],
+                 [(v["version"], iso_utc(v["published_at"]), v.get("source_path") or "",
+                   v.get("published_from") or "") for v in detail.versions])
     render.text(f"definition (version {detail.version['version']}):")
     render.text(detail.version["source"].rstrip())

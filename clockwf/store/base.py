@@ -94,8 +94,10 @@ class Tx(abc.ABC):
 
     @abc.abstractmethod
     def upsert_workflow(self, *, workflow_id: str, name: str | None, current_version: int,
-                        trigger_type: str, event_name: str | None, now: datetime) -> None:
-        """Insert, or update name/version/trigger (keeping paused state and created_at)."""
+                        trigger_type: str, event_name: str | None, now: datetime,
+                        published_from: str | None = None) -> None:
+        """Insert, or update name/version/trigger/source (keeping paused state and
+        created_at)."""
 
     @abc.abstractmethod
     def set_workflow_paused(self, workflow_id: str, *, paused: bool, note: str | None,
@@ -113,14 +115,15 @@ class Tx(abc.ABC):
     @abc.abstractmethod
     def insert_version(self, *, workflow_id: str, version: int, content_hash: str,
                        definition: str, source: str, source_path: str | None,
-                       published_at: datetime) -> None: ...
+                       published_at: datetime, published_from: str | None = None) -> None:
+        """``published_from``: the source (``publish --source``) the version came from."""
 
     @abc.abstractmethod
     def get_version(self, workflow_id: str, version: int) -> Row | None: ...
 
     @abc.abstractmethod
     def list_versions(self, workflow_id: str) -> list[Row]:
-        """version, content_hash, source_path, published_at; newest first."""
+        """version, content_hash, source_path, published_from, published_at; newest first."""
 
     @abc.abstractmethod
     def list_workflows(self, *, trigger_types: Sequence[str] | None = None,
@@ -129,6 +132,11 @@ class Tx(abc.ABC):
         'paused' / 'active' (workflow level) or a schedule status. Columns: every workflows
         column plus schedule_status, cron, timezone, run_at, next_fire_at, next_nominal_at,
         last_fire_key, last_fired_at."""
+
+    @abc.abstractmethod
+    def workflows_from(self, published_from: str) -> list[Row]:
+        """workflow_id and paused of the workflows whose current version came from this
+        source, ordered by workflow_id (``publish --prune``)."""
 
     @abc.abstractmethod
     def workflows_for_event(self, event_name: str) -> list[Row]:

@@ -68,10 +68,12 @@ class SqlTx(Tx):
         return self.db.one("get_workflow", self._p(workflow_id=workflow_id))
 
     def upsert_workflow(self, *, workflow_id: str, name: str | None, current_version: int,
-                        trigger_type: str, event_name: str | None, now: datetime) -> None:
+                        trigger_type: str, event_name: str | None, now: datetime,
+                        published_from: str | None = None) -> None:
         self.db.execute("upsert_workflow", self._p(
             workflow_id=workflow_id, name=name, current_version=current_version,
-            trigger_type=trigger_type, event_name=event_name, now=now))
+            trigger_type=trigger_type, event_name=event_name, now=now,
+            published_from=published_from))
 
     def set_workflow_paused(self, workflow_id: str, *, paused: bool, note: str | None,
                             now: datetime) -> bool:
@@ -89,11 +91,11 @@ class SqlTx(Tx):
 
     def insert_version(self, *, workflow_id: str, version: int, content_hash: str,
                        definition: str, source: str, source_path: str | None,
-                       published_at: datetime) -> None:
+                       published_at: datetime, published_from: str | None = None) -> None:
         self.db.execute("insert_version", self._p(
             workflow_id=workflow_id, version=version, content_hash=content_hash,
             definition=definition, source=source, source_path=source_path,
-            published_at=published_at))
+            published_from=published_from, published_at=published_at))
 
     def get_version(self, workflow_id: str, version: int) -> Row | None:
         return self.db.one("get_version", self._p(workflow_id=workflow_id, version=version))
@@ -106,6 +108,9 @@ class SqlTx(Tx):
         return self.db.all("list_workflows", self._p(
             trigger_types=None if trigger_types is None else list(trigger_types),
             status=status))
+
+    def workflows_from(self, published_from: str) -> list[Row]:
+        return self.db.all("workflows_from", self._p(published_from=published_from))
 
     def workflows_for_event(self, event_name: str) -> list[Row]:
         return self.db.all("workflows_for_event", self._p(event_name=event_name))

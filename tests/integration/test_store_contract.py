@@ -101,7 +101,8 @@ def test_versions(store: Store) -> None:
         for v in (1, 2):
             tx.insert_version(workflow_id="wf", version=v, content_hash=f"h{v}",
                               definition=f'{{"v": {v}}}', source=f"id: wf  # {v}\n",
-                              source_path=None if v == 1 else "wf.yaml", published_at=at(v))
+                              source_path=None if v == 1 else "wf.yaml", published_at=at(v),
+                              published_from=None if v == 1 else "git.example.com/x.git")
         assert tx.max_version("wf") == 2
         got = tx.get_version("wf", 2)
         listed = tx.list_versions("wf")
@@ -110,8 +111,10 @@ def test_versions(store: Store) -> None:
     assert (got["content_hash"], got["definition"], got["source"], got["source_path"],
             got["published_at"]) == ("h2", '{"v": 2}', "id: wf  # 2\n", "wf.yaml", at(2))
     assert listed == [
-        {"version": 2, "content_hash": "h2", "source_path": "wf.yaml", "published_at": at(2)},
-        {"version": 1, "content_hash": "h1", "source_path": None, "published_at": at(1)},
+        {"version": 2, "content_hash": "h2", "source_path": "wf.yaml",
+         "published_from": "git.example.com/x.git", "published_at": at(2)},
+        {"version": 1, "content_hash": "h1", "source_path": None, "published_from": None,
+         "published_at": at(1)},
     ]
 
 

@@ -51,14 +51,15 @@ SELECT * FROM workflows WHERE namespace = %(ns)s AND workflow_id = %(workflow_id
 
 -- name: upsert_workflow
 INSERT INTO workflows (namespace, workflow_id, name, current_version, trigger_type, event_name,
-                       paused, created_at, updated_at)
+                       published_from, paused, created_at, updated_at)
 VALUES (%(ns)s, %(workflow_id)s, %(name)s, %(current_version)s, %(trigger_type)s,
-        %(event_name)s, false, %(now)s, %(now)s)
+        %(event_name)s, %(published_from)s, false, %(now)s, %(now)s)
 ON CONFLICT (namespace, workflow_id) DO UPDATE SET
     name = excluded.name,
     current_version = excluded.current_version,
     trigger_type = excluded.trigger_type,
     event_name = excluded.event_name,
+    published_from = excluded.published_from,
     updated_at = excluded.updated_at
 
 -- name: set_workflow_paused
@@ -75,16 +76,17 @@ FROM workflow_versions WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)
 
 -- name: insert_version
 INSERT INTO workflow_versions (namespace, workflow_id, version, content_hash, definition, source,
-                               source_path, published_at)
+                               source_path, published_from, published_at)
 VALUES (%(ns)s, %(workflow_id)s, %(version)s, %(content_hash)s, %(definition)s, %(source)s,
-        %(source_path)s, %(published_at)s)
+        %(source_path)s, %(published_from)s, %(published_at)s)
 
 -- name: get_version
 SELECT * FROM workflow_versions
 WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s AND version = %(version)s
 
 -- name: list_versions
-SELECT version, content_hash, source_path, published_at FROM workflow_versions
+SELECT version, content_hash, source_path, published_from, published_at
+FROM workflow_versions
 WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
 ORDER BY version DESC
 
@@ -101,6 +103,12 @@ WHERE w.namespace = %(ns)s
        OR (%(status)s::text = 'active' AND NOT w.paused)
        OR s.status = %(status)s::text)
 ORDER BY w.workflow_id
+
+-- name: workflows_from
+-- publish --prune: the workflows whose current version came from one source (its own block).
+SELECT workflow_id, paused FROM workflows
+WHERE namespace = %(ns)s AND published_from = %(published_from)s
+ORDER BY workflow_id
 
 -- name: workflows_for_event
 SELECT * FROM workflows

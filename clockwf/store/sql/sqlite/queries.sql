@@ -39,13 +39,15 @@ SELECT * FROM workflows WHERE namespace = :ns AND workflow_id = :workflow_id
 
 -- name: upsert_workflow
 INSERT INTO workflows (namespace, workflow_id, name, current_version, trigger_type, event_name,
-                       paused, created_at, updated_at)
-VALUES (:ns, :workflow_id, :name, :current_version, :trigger_type, :event_name, 0, :now, :now)
+                       published_from, paused, created_at, updated_at)
+VALUES (:ns, :workflow_id, :name, :current_version, :trigger_type, :event_name,
+        :published_from, 0, :now, :now)
 ON CONFLICT (namespace, workflow_id) DO UPDATE SET
     name = excluded.name,
     current_version = excluded.current_version,
     trigger_type = excluded.trigger_type,
     event_name = excluded.event_name,
+    published_from = excluded.published_from,
     updated_at = excluded.updated_at
 
 -- name: set_workflow_paused
@@ -62,16 +64,17 @@ FROM workflow_versions WHERE namespace = :ns AND workflow_id = :workflow_id
 
 -- name: insert_version
 INSERT INTO workflow_versions (namespace, workflow_id, version, content_hash, definition, source,
-                               source_path, published_at)
+                               source_path, published_from, published_at)
 VALUES (:ns, :workflow_id, :version, :content_hash, :definition, :source, :source_path,
-        :published_at)
+        :published_from, :published_at)
 
 -- name: get_version
 SELECT * FROM workflow_versions
 WHERE namespace = :ns AND workflow_id = :workflow_id AND version = :version
 
 -- name: list_versions
-SELECT version, content_hash, source_path, published_at FROM workflow_versions
+SELECT version, content_hash, source_path, published_from, published_at
+FROM workflow_versions
 WHERE namespace = :ns AND workflow_id = :workflow_id
 ORDER BY version DESC
 
@@ -89,6 +92,12 @@ WHERE w.namespace = :ns
        OR (:status = 'active' AND w.paused = 0)
        OR s.status = :status)
 ORDER BY w.workflow_id
+
+-- name: workflows_from
+-- publish --prune: the workflows whose current version came from one source (its own block).
+SELECT workflow_id, paused FROM workflows
+WHERE namespace = :ns AND published_from = :published_from
+ORDER BY workflow_id
 
 -- name: workflows_for_event
 SELECT * FROM workflows
