@@ -26,6 +26,7 @@ from typing import Any
 from clockwf import __version__
 from clockwf.clock import Clock, SystemClock
 from clockwf.errors import ClockwfError, StoreUnavailable
+from clockwf.notify.service import AlertsService
 from clockwf.scheduler import DEFAULT_BATCH, TickReport, tick
 from clockwf.store.base import Store
 from clockwf.timeutil import iso_utc
@@ -98,6 +99,7 @@ class DaemonOptions:
     grace: float = 30.0
     exit_when_idle: bool = False
     run_for: float | None = None
+    metrics_listen: str | None = None    # host:port serving /metrics
 
 
 class Daemon:
@@ -122,6 +124,8 @@ class Daemon:
         self.ticks = 0
         self.launched = 0
         self._signalled: int | None = None
+        self._alerts = AlertsService(store, self.instance, self.clock.now,
+                                     metrics_listen=self.options.metrics_listen)
 
     # -- control ------------------------------------------------------------------------------
     def stop(self, *_: Any) -> None:
@@ -152,6 +156,7 @@ class Daemon:
                  self.store.ns, extra={"action": "daemon.started", "instance": self.instance})
         if self.options.execute:
             self._start_executor()
+        self._alerts.start()
         ready = False
         backoff = BACKOFF_START
         failing_since: float | None = None   # monotonic time of the first failed tick
@@ -174,7 +179,7 @@ class Daemon:
                                         "launched": len(report.launched)})
                         failing_since = None
                     backoff = BACKOFF_START
-                    if self.options.exit_when_idle and self._idle():
+                    if self.options.exit_when_idle and self._idle() and self._alerts.idle():
                         log.info("nothing due and no run queued or running: exiting",
                                  extra={"action": "daemon.idle_exit"})
                         break
@@ -229,6 +234,7 @@ class Daemon:
         self._last_now, self._last_mono = now, mono
         report = tick(self.store, now, instance=self.instance,
                       batch_size=self.options.batch_size)
+        self._alerts.ticked(report, time.monotonic() - mono)
         self.ticks += 1
         self.launched += len(report.launched)
         self.last_tick_at = now
@@ -326,6 +332,7 @@ class Daemon:
         self.notify.send("STOPPING=1", "STATUS=stopping")
         if self._executor is not None:
             self._executor.stop(self.options.grace)
+        self._alerts.stop()
         try:
             with self.store.transaction() as tx:
                 tx.mark_daemon_stopped(self.instance, self.clock.now())

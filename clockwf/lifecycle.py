@@ -16,6 +16,7 @@ from typing import Any
 
 from clockwf.errors import DefinitionInvalid, Diagnostic, InvalidInput, NotFound
 from clockwf.models import Definition, EventTrigger
+from clockwf.notify import outbox as notify_outbox
 from clockwf.schedule import (
     ScheduleSpec,
     first_after,
@@ -130,6 +131,7 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime) -> Published:
     event = definition.trigger.event if isinstance(definition.trigger, EventTrigger) else None
     tx.upsert_workflow(workflow_id=wid, name=definition.name, current_version=version,
                        trigger_type=definition.trigger_type, event_name=event, now=now)
+    notify_outbox.on_publish(tx, definition, now)
     paused = bool(workflow and workflow["paused"])
     old = tx.get_schedule(wid, for_update=True)
     next_fire: datetime | None = None
@@ -184,17 +186,23 @@ def pause(store: Store, workflow_id: str, now: datetime, note: str | None = None
         workflow = _require(tx, workflow_id)
         if workflow["paused"]:
             return StateChange(workflow_id, "already paused")
-        tx.set_workflow_paused(workflow_id, paused=True, note=note, now=now)
-        schedule = tx.get_schedule(workflow_id, for_update=True)
-        if schedule is not None and schedule["status"] == "scheduled":
-            tx.set_schedule_state(workflow_id, status="paused", status_reason=note,
-                                  next_nominal_at=schedule["next_nominal_at"],
-                                  next_kind=schedule["next_kind"],
-                                  next_fire_at=schedule["next_fire_at"], paused_at=now, now=now)
-        tx.bump_changes()
+        pause_in(tx, workflow_id, now, note)
     log.info("paused %s", workflow_id, extra={"action": "workflow.paused",
                                               "workflow_id": workflow_id})
     return StateChange(workflow_id, "paused")
+
+
+def pause_in(tx: Tx, workflow_id: str, now: datetime, note: str | None) -> None:
+    """Pause an unpaused workflow inside ``tx`` (also the automatic pause of
+    ``expect.pause_after_failures``, whose reason is the note)."""
+    tx.set_workflow_paused(workflow_id, paused=True, note=note, now=now)
+    schedule = tx.get_schedule(workflow_id, for_update=True)
+    if schedule is not None and schedule["status"] == "scheduled":
+        tx.set_schedule_state(workflow_id, status="paused", status_reason=note,
+                              next_nominal_at=schedule["next_nominal_at"],
+                              next_kind=schedule["next_kind"],
+                              next_fire_at=schedule["next_fire_at"], paused_at=now, now=now)
+    tx.bump_changes()
 
 
 def resume(store: Store, workflow_id: str, now: datetime) -> StateChange:
@@ -206,6 +214,7 @@ def resume(store: Store, workflow_id: str, now: datetime) -> StateChange:
         if not workflow["paused"]:
             return StateChange(workflow_id, "not paused")
         tx.set_workflow_paused(workflow_id, paused=False, note=None, now=now)
+        notify_outbox.on_resume(tx, workflow_id, now)
         schedule = tx.get_schedule(workflow_id, for_update=True)
         skipped = 0
         next_fire = None

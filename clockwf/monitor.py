@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from clockwf.notify.outbox import failing_targets
 from clockwf.store.base import Row, Store
 from clockwf.timeutil import format_duration, iso_utc
 
@@ -52,6 +53,7 @@ def health(store: Store, now: datetime, *, overdue_after: timedelta,
         counts = tx.run_status_counts()
         overdue_rows = tx.overdue_schedules(now, 1)
         troubled = tx.troubled_schedules(5)
+        failing = failing_targets(tx)
     report = Health(now, daemons, counts.get("queued", 0), counts.get("running", 0),
                     overdue_rows[0] if overdue_rows else None)
     live = [d for d in daemons if d.get("stopped_at") is None]
@@ -64,6 +66,7 @@ def health(store: Store, now: datetime, *, overdue_after: timedelta,
             + (f" (last tick {iso_utc(last)})" if last else " (no daemon has ever ticked)"))
     for row in troubled:
         report.problems.append(f"{row['workflow_id']}: {row['status_reason']}")
+    report.problems.extend(failing)
     if report.overdue is not None:
         late = now - report.overdue["next_fire_at"]
         if late > overdue_after:

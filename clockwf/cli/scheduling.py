@@ -92,6 +92,9 @@ def daemon(
         "running (demos and batch jobs).")] = False,
     run_for: Annotated[str | None, typer.Option(
         "--run-for", help="Exit after this long (demos and tests).")] = None,
+    metrics_listen: Annotated[str | None, typer.Option(
+        "--metrics-listen", envvar="CLOCKWF_METRICS_LISTEN",
+        help="Serve Prometheus metrics on host:port/metrics (e.g. 127.0.0.1:9464).")] = None,
     log_format: Annotated[LogFormat, typer.Option("--log-format", envvar="CLOCKWF_LOG_FORMAT",
                                                   help="human or json lines.")] = LogFormat.human,
     log_level: Annotated[str, typer.Option("--log-level", envvar="CLOCKWF_LOG_LEVEL",
@@ -109,6 +112,7 @@ def daemon(
         execute=not no_execute, workers=workers, lease_seconds=_duration(lease, "--lease"),
         grace=_duration(grace, "--grace"), exit_when_idle=exit_when_idle,
         run_for=_duration(run_for, "--run-for") if run_for else None,
+        metrics_listen=metrics_listen,
     )
     with open_store(db, namespace) as store:
         d = Daemon(store, clock=SystemClock(), options=options)

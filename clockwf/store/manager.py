@@ -12,6 +12,7 @@ from operator import attrgetter
 from typing import Any
 
 from clockwf.errors import StoreError
+from clockwf.notify.outbox import record_run_outcome
 from clockwf.store.base import NewRun, NewSkip, Row, ScheduleAdvance, Tx, iter_chunks
 from clockwf.store.common import Connector
 
@@ -252,8 +253,11 @@ class SqlTx(Tx):
 
     def finish_run(self, run_id: int, *, owner: str | None, status: str, error: str | None,
                    now: datetime) -> bool:
-        return self.db.execute("finish_run", self._p(run_id=run_id, owner=owner, status=status,
-                                                     error=error, now=now)) > 0
+        finished = self.db.execute("finish_run", self._p(run_id=run_id, owner=owner,
+                                                         status=status, error=error, now=now))
+        if finished:
+            record_run_outcome(self, [run_id], now)
+        return finished > 0
 
     def release_run(self, run_id: int, *, owner: str) -> bool:
         return self.db.execute("release_run", self._p(run_id=run_id, owner=owner)) > 0
@@ -262,6 +266,7 @@ class SqlTx(Tx):
         ids = sorted(row["run_id"] for row in self.db.all("expire_leases", self._p(now=now)))
         if ids:
             self.db.execute("interrupt_step_attempts", self._p(run_ids=ids, now=now))
+            record_run_outcome(self, ids, now)
         return ids
 
     def insert_step_attempt(self, *, run_id: int, step_index: int, attempt: int, step_id: str,

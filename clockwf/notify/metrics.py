@@ -1,0 +1,165 @@
+"""Prometheus metrics (the official prometheus-client library).
+
+Two kinds, kept apart on purpose:
+
+- state, read from the store at each scrape (:class:`StoreCollector`): every daemon sharing a
+  database reports the same values, and each workflow's series exist from its publish;
+- what this process did (counters and histograms below), counted by the process that did it.
+
+No run id or fire key is ever a label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from clockwf.notify.outbox import q_all, q_one
+from clockwf.store.base import Store
+
+disable_created_metrics()   # *_created series would only add noise per label
+PROCESS = CollectorRegistry(auto_describe=True)
+FIRES = Counter("clockwf_fires", "Occurrences launched by this process's ticks.",
+                registry=PROCESS)
+RUN_STATUSES = ("succeeded", "failed", "timed_out", "cancelled", "interrupted")
+RUNS_FINISHED = Counter("clockwf_runs_finished", "Runs this process brought to a final "
+                        "status, by status.", ["status"], registry=PROCESS)
+SKIP_REASONS = ("coalesced", "outside_window", "missed", "paused", "overlap", "dst_skip")
+NOT_LAUNCHED = Counter("clockwf_occurrences_not_launched", "Occurrences this process's ticks "
+                       "did not launch, by reason.", ["reason"], registry=PROCESS)
+RUN_DURATION = Histogram("clockwf_run_duration_seconds", "Duration of runs finished by this "
+                         "process.", buckets=(1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 21600,
+                                              86400), registry=PROCESS)
+LAUNCH_LAG = Histogram("clockwf_launch_lag_seconds", "From an occurrence's due instant to its "
+                       "launch, for this process's ticks.",
+                       buckets=(0.005, 0.05, 0.25, 1, 5, 30, 60, 300, 3600, 86400),
+                       registry=PROCESS)
+TICK_DURATION = Histogram("clockwf_tick_duration_seconds", "Duration of this process's ticks.",
+                          buckets=(0.0005, 0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 30),
+                          registry=PROCESS)
+for _status in RUN_STATUSES:
+    RUNS_FINISHED.labels(_status)
+for _reason in SKIP_REASONS:
+    NOT_LAUNCHED.labels(_reason)
+
+
+def _ts(value: datetime | None) -> float:
+    return 0.0 if value is None else value.timestamp()
+
+
+class StoreCollector(Collector):
+    """Gauges of the store's state at ``now`` (the clock, unless given)."""
+
+    def __init__(self, store: Store, now: datetime | None = None) -> None:
+        self.store = store
+        self.now = now
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.now or datetime.now(UTC)
+        with self.store.read() as tx:
+            workflows = q_all(tx, "alerts_metrics_workflows")
+            daemons = tx.list_daemons()
+            counts = tx.run_status_counts()
+            deliveries = q_one(tx, "alerts_delivery_counts") or {}
+        labels = ["namespace", "workflow"]
+        last = GaugeMetricFamily("clockwf_workflow_last_success_timestamp_seconds",
+                                 "End of the workflow's last successful run (0: never).",
+                                 labels=labels)
+        nxt = GaugeMetricFamily("clockwf_workflow_next_fire_timestamp_seconds",
+                                "When the workflow's trigger fires next (0: not scheduled).",
+                                labels=labels)
+        streak = GaugeMetricFamily("clockwf_workflow_consecutive_failures",
+                                   "Failed runs since the last success.", labels=labels)
+        paused = GaugeMetricFamily("clockwf_workflow_paused", "1 when the workflow is paused.",
+                                   labels=labels)
+        overdue = GaugeMetricFamily(
+            "clockwf_workflow_overdue_seconds", "How far past its expectation the workflow "
+            "is: a due fire not launched, or no success within expect.success_within.",
+            labels=labels)
+        ns = self.store.ns
+        for w in workflows:
+            key = [ns, str(w["workflow_id"])]
+            last.add_metric(key, _ts(w["last_success_at"]))
+            scheduled = w["schedule_status"] == "scheduled"
+            nxt.add_metric(key, _ts(w["next_fire_at"]) if scheduled else 0.0)
+            streak.add_metric(key, float(w["consecutive_failures"] or 0))
+            paused.add_metric(key, 1.0 if w["paused"] else 0.0)
+            late = 0.0
+            if scheduled and w["next_fire_at"] is not None:
+                late = max(late, (now - w["next_fire_at"]).total_seconds())
+            if w["success_within_s"] and not w["paused"]:
+                since = w["last_success_at"] or w["first_published_at"]
+                if since is not None:
+                    late = max(late, (now - since).total_seconds()
+                               - float(w["success_within_s"]))
+            overdue.add_metric(key, late)
+        yield from (last, nxt, streak, paused, overdue)
+        runs = GaugeMetricFamily("clockwf_runs", "Unfinished runs, by status.",
+                                 labels=["namespace", "status"])
+        for status in ("queued", "running"):
+            runs.add_metric([ns, status], float(counts.get(status, 0)))
+        yield runs
+        ticks = GaugeMetricFamily("clockwf_daemon_last_tick_timestamp_seconds",
+                                  "Last tick of each live daemon.",
+                                  labels=["namespace", "instance"])
+        for d in daemons:
+            if d.get("stopped_at") is None and d.get("last_tick_at") is not None:
+                ticks.add_metric([ns, str(d["instance_id"])], _ts(d["last_tick_at"]))
+        yield ticks
+        yield GaugeMetricFamily("clockwf_notifications_pending", "Deliveries not made yet.",
+                                value=float(deliveries.get("pending") or 0))
+        yield GaugeMetricFamily("clockwf_notifications_failed", "Deliveries that failed after "
+                                "their retries, to targets with no success since.",
+                                value=float(deliveries.get("failed") or 0))
+
+
+def registry_for(store: Store, now: datetime | None = None) -> CollectorRegistry:
+    """This process's metrics and the store's state, as one registry."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(store, now))
+    registry.register(_Process())
+    return registry
+
+
+class _Process(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield from PROCESS.collect()
+
+    def describe(self) -> list[Metric]:
+        return []
+
+
+def exposition(store: Store, now: datetime | None = None) -> bytes:
+    return generate_latest(registry_for(store, now))
+
+
+def observe_run(run: dict[str, Any]) -> None:
+    status = str(run["status"])
+    RUNS_FINISHED.labels(status).inc()
+    started, finished = run.get("started_at"), run.get("finished_at")
+    if started is not None and finished is not None:
+        RUN_DURATION.observe(max((finished - started).total_seconds(), 0.0))
+
+
+def serve(store: Store, address: str) -> Any:
+    """Serve /metrics on ``host:port`` in a background thread; returns the server."""
+    from prometheus_client import start_http_server
+
+    host, _, port = address.rpartition(":")
+    server, _thread = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1",
+                                        registry=registry_for(store))
+    return server
