@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 from clockwf.notify.outbox import q_all, q_one
 from clockwf.store.base import Store
 
-disable_created_metrics()   # *_created series would only add noise per label
+disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: noise per label
 PROCESS = CollectorRegistry(auto_describe=True)
 FIRES = Counter("clockwf_fires", "Occurrences launched by this process's ticks.",
                 registry=PROCESS)
