@@ -11,11 +11,14 @@ No run id or fire key is ever a label.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import (
+    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -58,93 +61,102 @@ def _ts(value: datetime | None) -> float:
     return 0.0 if value is None else value.timestamp()
 
 
-class StoreCollector(Collector):
-    """Gauges of the store's state at ``now`` (the clock, unless given)."""
+def _label(value: str) -> str:
+    if "\\" in value or '"' in value or "\n" in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
 
-    def __init__(self, store: Store, now: datetime | None = None) -> None:
-        self.store = store
-        self.now = now
 
-    def describe(self) -> list[Metric]:
-        return []
+def _num(value: float) -> str:
+    return repr(float(value))
+
+
+WORKFLOW_GAUGES = (
+    ("clockwf_workflow_last_success_timestamp_seconds",
+     "End of the workflow's last successful run (0: never)."),
+    ("clockwf_workflow_next_fire_timestamp_seconds",
+     "When the workflow's trigger fires next (0: not scheduled)."),
+    ("clockwf_workflow_consecutive_failures", "Failed runs since the last success."),
+    ("clockwf_workflow_paused", "1 when the workflow is paused."),
+    ("clockwf_workflow_overdue_seconds",
+     "How far past its expectation the workflow is: a due fire not launched, or no success "
+     "within expect.success_within."),
+)
+
+
+def store_exposition(store: Store, now: datetime | None = None) -> str:
+    """The store's state in the text exposition format (version 0.0.4).
+
+    The per-workflow gauges are five series per workflow: written here line by line (tens of
+    thousands of series cost the library's per-sample machinery seconds); the rest go through
+    prometheus-client's own collectors and renderer."""
+    now = now or datetime.now(UTC)
+    with store.read() as tx:
+        workflows = q_all(tx, "alerts_metrics_workflows")
+        daemons = tx.list_daemons()
+        counts = tx.run_status_counts()
+        deliveries = q_one(tx, "alerts_delivery_counts") or {}
+    ns = _label(store.ns)
+    columns: list[list[str]] = [[] for _ in WORKFLOW_GAUGES]
+    last, nxt, streak, paused, overdue = columns
+    for w in workflows:
+        key = f'{{namespace="{ns}",workflow="{_label(str(w["workflow_id"]))}"}} '
+        last.append(key + _num(_ts(w["last_success_at"])))
+        scheduled = w["schedule_status"] == "scheduled"
+        nxt.append(key + _num(_ts(w["next_fire_at"]) if scheduled else 0.0))
+        streak.append(key + _num(w["consecutive_failures"] or 0))
+        paused.append(key + ("1.0" if w["paused"] else "0.0"))
+        late = 0.0
+        if scheduled and w["next_fire_at"] is not None:
+            late = max(late, (now - w["next_fire_at"]).total_seconds())
+        if w["success_within_s"] and not w["paused"]:
+            since = w["last_success_at"] or w["first_published_at"]
+            if since is not None:
+                late = max(late, (now - since).total_seconds() - float(w["success_within_s"]))
+        overdue.append(key + _num(late))
+    parts: list[str] = []
+    for (name, help_), lines in zip(WORKFLOW_GAUGES, columns, strict=True):
+        parts.append(f"# HELP {name} {help_}\n# TYPE {name} gauge\n")
+        parts.extend(f"{name}{line}\n" for line in lines)
+    rest = CollectorRegistry(auto_describe=False)
+    rest.register(_Families(_store_families(store.ns, daemons, counts, deliveries)))
+    parts.append(generate_latest(rest).decode())
+    return "".join(parts)
+
+
+def _store_families(ns: str, daemons: list[Any], counts: dict[str, int],
+                    deliveries: dict[str, Any]) -> list[Metric]:
+    runs = GaugeMetricFamily("clockwf_runs", "Unfinished runs, by status.",
+                             labels=["namespace", "status"])
+    for status in ("queued", "running"):
+        runs.add_metric([ns, status], float(counts.get(status, 0)))
+    ticks = GaugeMetricFamily("clockwf_daemon_last_tick_timestamp_seconds",
+                              "Last tick of each live daemon.", labels=["namespace", "instance"])
+    for d in daemons:
+        if d.get("stopped_at") is None and d.get("last_tick_at") is not None:
+            ticks.add_metric([ns, str(d["instance_id"])], _ts(d["last_tick_at"]))
+    return [runs, ticks,
+            GaugeMetricFamily("clockwf_notifications_pending", "Deliveries not made yet.",
+                              value=float(deliveries.get("pending") or 0)),
+            GaugeMetricFamily("clockwf_notifications_failed", "Deliveries that failed after "
+                              "their retries, to targets with no success since.",
+                              value=float(deliveries.get("failed") or 0))]
+
+
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
 
     def collect(self) -> Iterator[Metric]:
-        now = self.now or datetime.now(UTC)
-        with self.store.read() as tx:
-            workflows = q_all(tx, "alerts_metrics_workflows")
-            daemons = tx.list_daemons()
-            counts = tx.run_status_counts()
-            deliveries = q_one(tx, "alerts_delivery_counts") or {}
-        labels = ["namespace", "workflow"]
-        last = GaugeMetricFamily("clockwf_workflow_last_success_timestamp_seconds",
-                                 "End of the workflow's last successful run (0: never).",
-                                 labels=labels)
-        nxt = GaugeMetricFamily("clockwf_workflow_next_fire_timestamp_seconds",
-                                "When the workflow's trigger fires next (0: not scheduled).",
-                                labels=labels)
-        streak = GaugeMetricFamily("clockwf_workflow_consecutive_failures",
-                                   "Failed runs since the last success.", labels=labels)
-        paused = GaugeMetricFamily("clockwf_workflow_paused", "1 when the workflow is paused.",
-                                   labels=labels)
-        overdue = GaugeMetricFamily(
-            "clockwf_workflow_overdue_seconds", "How far past its expectation the workflow "
-            "is: a due fire not launched, or no success within expect.success_within.",
-            labels=labels)
-        ns = self.store.ns
-        for w in workflows:
-            key = [ns, str(w["workflow_id"])]
-            last.add_metric(key, _ts(w["last_success_at"]))
-            scheduled = w["schedule_status"] == "scheduled"
-            nxt.add_metric(key, _ts(w["next_fire_at"]) if scheduled else 0.0)
-            streak.add_metric(key, float(w["consecutive_failures"] or 0))
-            paused.add_metric(key, 1.0 if w["paused"] else 0.0)
-            late = 0.0
-            if scheduled and w["next_fire_at"] is not None:
-                late = max(late, (now - w["next_fire_at"]).total_seconds())
-            if w["success_within_s"] and not w["paused"]:
-                since = w["last_success_at"] or w["first_published_at"]
-                if since is not None:
-                    late = max(late, (now - since).total_seconds()
-                               - float(w["success_within_s"]))
-            overdue.add_metric(key, late)
-        yield from (last, nxt, streak, paused, overdue)
-        runs = GaugeMetricFamily("clockwf_runs", "Unfinished runs, by status.",
-                                 labels=["namespace", "status"])
-        for status in ("queued", "running"):
-            runs.add_metric([ns, status], float(counts.get(status, 0)))
-        yield runs
-        ticks = GaugeMetricFamily("clockwf_daemon_last_tick_timestamp_seconds",
-                                  "Last tick of each live daemon.",
-                                  labels=["namespace", "instance"])
-        for d in daemons:
-            if d.get("stopped_at") is None and d.get("last_tick_at") is not None:
-                ticks.add_metric([ns, str(d["instance_id"])], _ts(d["last_tick_at"]))
-        yield ticks
-        yield GaugeMetricFamily("clockwf_notifications_pending", "Deliveries not made yet.",
-                                value=float(deliveries.get("pending") or 0))
-        yield GaugeMetricFamily("clockwf_notifications_failed", "Deliveries that failed after "
-                                "their retries, to targets with no success since.",
-                                value=float(deliveries.get("failed") or 0))
-
-
-def registry_for(store: Store, now: datetime | None = None) -> CollectorRegistry:
-    """This process's metrics and the store's state, as one registry."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(store, now))
-    registry.register(_Process())
-    return registry
-
-
-class _Process(Collector):
-    def collect(self) -> Iterator[Metric]:
-        yield from PROCESS.collect()
+        yield from self.families
 
     def describe(self) -> list[Metric]:
         return []
 
 
 def exposition(store: Store, now: datetime | None = None) -> bytes:
-    return generate_latest(registry_for(store, now))
+    """Everything ``/metrics`` shows: the store's state, then this process's counters."""
+    return (store_exposition(store, now) + generate_latest(PROCESS).decode()).encode()
 
 
 def observe_run(run: dict[str, Any]) -> None:
@@ -155,11 +167,31 @@ def observe_run(run: dict[str, Any]) -> None:
         RUN_DURATION.observe(max((finished - started).total_seconds(), 0.0))
 
 
-def serve(store: Store, address: str) -> Any:
-    """Serve /metrics on ``host:port`` in a background thread; returns the server."""
-    from prometheus_client import start_http_server
-
+def serve(store: Store, address: str) -> ThreadingHTTPServer:
+    """Serve ``/metrics`` on ``host:port`` in a background thread; returns the server (its
+    ``shutdown()`` stops it)."""
     host, _, port = address.rpartition(":")
-    server, _thread = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1",
-                                        registry=registry_for(store))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] not in ("/metrics", "/"):
+                self.send_error(404)
+                return
+            try:
+                body = exposition(store)
+                code = 200
+            except Exception as exc:   # a store outage: say so, keep serving
+                body, code = f"clockwf: cannot read the store: {exc}\n".encode(), 503
+            self.send_response(code)
+            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="clockwf-metrics", daemon=True).start()
     return server
