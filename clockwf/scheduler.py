@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clockwf.launcher import launch, time_run
-from clockwf.notify.outbox import check_expectations, record_missed
+from clockwf.notify.outbox import expectations_for_tick, record_missed
 from clockwf.schedule import (
     Occurrence,
     Plan,
@@ -280,7 +280,7 @@ def tick(store: Store, now: datetime, *, instance: str | None = None,
     written and committed, the next is claimed and planned (see :func:`_tick_overlapped`)."""
     now = now.astimezone(UTC)
     report = TickReport(now)
-    report.notifications = check_expectations(store, now)
+    report.notifications = expectations_for_tick(store, now)
     # Nothing due (the usual case): one index seek, no write transaction, no row locks.
     earliest = store.earliest_due()
     if earliest is None or earliest > now:
