@@ -385,9 +385,7 @@ class NotifyTarget(_Model):
             if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", ENV_REF_RE.sub("x", self.apprise)):
                 raise FieldProblem(f"{self.apprise!r} is not an Apprise URL such as "
                                    "slack://TOKEN/#ops or json://host/path", ("apprise",))
-            import importlib.util
-
-            if importlib.util.find_spec("apprise") is None:
+            if not _apprise_installed():
                 raise FieldProblem("apprise targets need the Apprise library, which is not "
                                    "installed: pip install 'clockwf[notify]'", ("apprise",))
         return self
@@ -396,6 +394,16 @@ class NotifyTarget(_Model):
     def kind(self) -> str:
         return "webhook" if self.webhook else "command" if self.command is not None \
             else "apprise"
+
+
+def _apprise_installed() -> bool:
+    """Whether Apprise can be imported, without importing it (validate stays fast)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("apprise") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 class Notify(_Model):

@@ -45,5 +45,6 @@ class NotificationV1(BaseModel):
 def notification_schema() -> dict[str, Any]:
     """The JSON Schema of the notification body (``clockwf schema --notification``)."""
     schema = NotificationV1.model_json_schema(by_alias=True)
+    schema["required"] = ["schema", *schema.get("required", [])]   # always sent
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://clockwf.dev/schema/clockwf.Notification.v1.json", **schema}
