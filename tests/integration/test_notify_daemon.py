@@ -126,3 +126,42 @@ def test_metrics_from_the_store_and_served(store_url: str, namespace: str,
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_notify_commands(store_url: str, namespace: str, receiver: Receiver,
+                         tmp_path: Path) -> None:
+    example = ROOT / "examples" / "notify" / "defaults.yaml"
+    checked = cli(store_url, namespace, "notify", "publish", str(example), "--dry-run")
+    assert checked.returncode == 0 and "valid (1 target(s))" in checked.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("notify:\n  to:\n    - webhook: {url: 'https://h/x'}\n      command: x\n")
+    refused = cli(store_url, namespace, "notify", "publish", str(bad))
+    assert refused.returncode == 1
+    assert f"{bad}:3:7: notify.to[0]: a notify target has exactly one of" in refused.stderr
+    defaults = tmp_path / "defaults.yaml"
+    defaults.write_text(f"notify:\n  to:\n    - webhook: {{url: \"{receiver.url}\"}}\n")
+    published = cli(store_url, namespace, "notify", "publish", str(defaults))
+    assert published.returncode == 0 and "published" in published.stdout
+    again = cli(store_url, namespace, "notify", "publish", str(defaults))
+    assert "unchanged" in again.stdout
+    shown = json.loads(cli(store_url, namespace, "notify", "show", "--format", "json").stdout)
+    assert shown["defaults"]["to"] == [{"webhook": {"url": receiver.url, "headers": {},
+                                                    "timeout": "10s"}}]
+    (tmp_path / "wf.yaml").write_text("id: quiet\nsteps:\n  - run: 'true'\n")
+    assert cli(store_url, namespace, "publish", str(tmp_path / "wf.yaml")).returncode == 0
+    sent = cli(store_url, namespace, "notify", "test", "quiet", "--format", "json")
+    assert sent.returncode == 0, sent.stderr
+    doc = json.loads(sent.stdout)
+    assert doc["deliveries"] == [{"target": f"webhook {receiver.url}", "ok": True,
+                                  "detail": "HTTP 200"}]
+    got = receiver.wait(1)[0]
+    assert got["body"]["event"] == "test" and got["headers"]["Idempotency-Key"] == doc["id"]
+    receiver.mode = "fail"
+    failed = cli(store_url, namespace, "notify", "test", "quiet", "--now",
+                 "2030-01-01T00:00:00Z")
+    assert failed.returncode == 1 and "FAILED" in failed.stdout
+    status = cli(store_url, namespace, "status", "--stale-after", "3650d")
+    assert status.returncode == 1
+    assert f"notifications to webhook {receiver.url} are failing: HTTP 500" in status.stderr
+    missing = cli(store_url, namespace, "notify", "test", "nope")
+    assert missing.returncode == 1 and "no workflow 'nope'" in missing.stderr
