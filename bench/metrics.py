@@ -3,7 +3,7 @@ PostgreSQL when one answers at CLOCKWF_TEST_PG_URL or 127.0.0.1:5432), compared 
 run with (a) rendering the same per-workflow gauges through prometheus-client's own
 GaugeMetricFamily + generate_latest, and (b) the bare read of the rows.
 
-    python bench/metrics.py [--workflows 10000] [--rounds 5]
+    python bench/metrics.py [--workflows 10000] [--rounds 5] [--quick] [--no-pg]
 """
 
 from __future__ import annotations
@@ -89,11 +89,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workflows", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="1,000 workflows, 3 rounds")
+    parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     args = parser.parse_args()
+    if args.quick:
+        args.workflows, args.rounds = 1000, 3
     now = datetime.now(UTC)
     with tempfile.TemporaryDirectory() as tmp, \
             open_store(str(Path(tmp) / "bench.db"), "bench") as store:
         measure("SQLite", store, args, now)
+    if args.no_pg:
+        return
     try:
         import psycopg
 
