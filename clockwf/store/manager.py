@@ -297,5 +297,7 @@ class SqlTx(Tx):
 
 
 PRUNE_QUERIES = (("step_attempts", "prune_step_attempts"), ("runs", "prune_runs"),
-                 ("skips", "prune_skips"), ("schedules", "prune_schedules"))
+                 ("skips", "prune_skips"), ("schedules", "prune_schedules"),
+                 ("notification_deliveries", "prune_notification_deliveries"),
+                 ("notifications", "prune_notifications"))
 PRUNE_KINDS = tuple(kind for kind, _ in PRUNE_QUERIES)

@@ -316,3 +316,21 @@ def test_two_threads_recording_the_same_overdue_write_it_once(store_url: str, st
 
 def test_wait_helper_is_used() -> None:
     assert wait_for("a value", lambda: 1) == 1
+
+
+def test_prune_keeps_what_is_still_to_deliver(store: Store, receiver: Receiver) -> None:
+    publish(store, {"id": "pruned", "notify": {"repeat": "every",
+                                               "to": [{"webhook": {"url": receiver.url}},
+                                                      {"command": "true"}]},
+                    "steps": [{"run": "exit 1"}]})
+    run_to_end(store, "pruned")
+    deliver_all(store)                                   # the first: delivered
+    run_to_end(store, "pruned")                          # the second: still pending
+    far = datetime.now(UTC) + timedelta(days=1)
+    with store.transaction() as tx:
+        assert tx.prune(before=far, dry_run=True)["notifications"] == 1
+        counts = tx.prune(before=far, dry_run=False)
+    assert (counts["notification_deliveries"], counts["notifications"]) == (2, 1)
+    left = notifications(store)
+    assert [n["run_id"] for n in left] == [2]
+    assert [o.status for o in deliver_all(store)] == ["delivered", "delivered"]

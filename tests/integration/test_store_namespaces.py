@@ -113,7 +113,8 @@ def test_nothing_crosses_namespaces(open_stores: Callable[..., Store]) -> None:
         assert tx.list_daemons() == [] and tx.run_status_counts() == {}
         assert tx.list_step_attempts(runs["running"]) == []
         assert tx.prune(before=FAR, dry_run=True) == dict.fromkeys(
-            ("step_attempts", "runs", "skips", "schedules"), 0)
+            ("step_attempts", "runs", "skips", "schedules", "notification_deliveries",
+             "notifications"), 0)
         # ... and nothing is changed from there
         assert not tx.set_workflow_paused("wf", paused=True, note=None, now=T0)
         assert not tx.set_schedule_state("wf", status="paused", status_reason=None,
@@ -133,7 +134,8 @@ def test_nothing_crosses_namespaces(open_stores: Callable[..., Store]) -> None:
                                http_status=None, output=None, error=None)
         tx.mark_daemon_stopped("d1", T0)
         assert tx.prune(before=FAR, dry_run=False) == dict.fromkeys(
-            ("step_attempts", "runs", "skips", "schedules"), 0)
+            ("step_attempts", "runs", "skips", "schedules", "notification_deliveries",
+             "notifications"), 0)
         # the same names and keys are free in this namespace
         tx.upsert_workflow(workflow_id="wf", name="theirs", current_version=7,
                            trigger_type="manual", event_name=None, now=T0)

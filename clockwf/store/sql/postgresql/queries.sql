@@ -632,7 +632,36 @@ SELECT
     (SELECT count(*) FROM skipped_occurrences
      WHERE namespace = %(ns)s AND scheduled_until < %(before)s) AS skips,
     (SELECT count(*) FROM schedules WHERE namespace = %(ns)s AND trigger_type = 'schedule'
-       AND status IN ('completed', 'missed') AND updated_at < %(before)s) AS schedules
+       AND status IN ('completed', 'missed') AND updated_at < %(before)s) AS schedules,
+    -- alerts: notifications older than :before whose every delivery has ended
+    (SELECT count(*) FROM notification_deliveries AS d
+     JOIN notifications AS n ON n.namespace = d.namespace AND n.id = d.notification_id
+     WHERE d.namespace = %(ns)s AND n.created_at < %(before)s
+       AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                       WHERE p.namespace = n.namespace AND p.notification_id = n.id
+                         AND p.status = 'pending')) AS notification_deliveries,
+    (SELECT count(*) FROM notifications AS n
+     WHERE n.namespace = %(ns)s AND n.created_at < %(before)s
+       AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                       WHERE p.namespace = n.namespace AND p.notification_id = n.id
+                         AND p.status = 'pending')) AS notifications
+
+-- name: prune_notification_deliveries
+-- alerts: the deliveries of notifications older than :before, once none is pending.
+DELETE FROM notification_deliveries
+WHERE namespace = %(ns)s AND notification_id IN (
+    SELECT n.id FROM notifications AS n
+    WHERE n.namespace = %(ns)s AND n.created_at < %(before)s
+      AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                      WHERE p.namespace = n.namespace AND p.notification_id = n.id
+                        AND p.status = 'pending'))
+
+-- name: prune_notifications
+-- alerts: notifications older than :before that have no delivery left (see above).
+DELETE FROM notifications AS n
+WHERE n.namespace = %(ns)s AND n.created_at < %(before)s
+  AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                  WHERE p.namespace = n.namespace AND p.notification_id = n.id)
 
 -- name: prune_step_attempts
 DELETE FROM run_steps

@@ -596,7 +596,36 @@ SELECT
     (SELECT count(*) FROM skipped_occurrences
      WHERE namespace = :ns AND scheduled_until < :before) AS skips,
     (SELECT count(*) FROM schedules WHERE namespace = :ns AND trigger_type = 'schedule'
-       AND status IN ('completed', 'missed') AND updated_at < :before) AS schedules
+       AND status IN ('completed', 'missed') AND updated_at < :before) AS schedules,
+    -- alerts: notifications older than :before whose every delivery has ended
+    (SELECT count(*) FROM notification_deliveries AS d
+     JOIN notifications AS n ON n.namespace = d.namespace AND n.id = d.notification_id
+     WHERE d.namespace = :ns AND n.created_at < :before
+       AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                       WHERE p.namespace = n.namespace AND p.notification_id = n.id
+                         AND p.status = 'pending')) AS notification_deliveries,
+    (SELECT count(*) FROM notifications AS n
+     WHERE n.namespace = :ns AND n.created_at < :before
+       AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                       WHERE p.namespace = n.namespace AND p.notification_id = n.id
+                         AND p.status = 'pending')) AS notifications
+
+-- name: prune_notification_deliveries
+-- alerts: the deliveries of notifications older than :before, once none is pending.
+DELETE FROM notification_deliveries
+WHERE namespace = :ns AND notification_id IN (
+    SELECT n.id FROM notifications AS n
+    WHERE n.namespace = :ns AND n.created_at < :before
+      AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                      WHERE p.namespace = n.namespace AND p.notification_id = n.id
+                        AND p.status = 'pending'))
+
+-- name: prune_notifications
+-- alerts: notifications older than :before that have no delivery left (see above).
+DELETE FROM notifications AS n
+WHERE n.namespace = :ns AND n.created_at < :before
+  AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                  WHERE p.namespace = n.namespace AND p.notification_id = n.id)
 
 -- name: prune_step_attempts
 DELETE FROM run_steps
