@@ -154,9 +154,9 @@ class Daemon:
     def run(self) -> int:
         log.info("daemon %s starting on %s (namespace %s)", self.instance, self.store.url,
                  self.store.ns, extra={"action": "daemon.started", "instance": self.instance})
+        self._alerts.start()
         if self.options.execute:
             self._start_executor()
-        self._alerts.start()
         ready = False
         backoff = BACKOFF_START
         failing_since: float | None = None   # monotonic time of the first failed tick

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated
 
@@ -105,6 +106,11 @@ def daemon(
     Stops cleanly on SIGTERM/SIGINT. Speaks sd_notify when $NOTIFY_SOCKET is set.
     """
     from clockwf.daemon import Daemon, DaemonOptions
+
+    if metrics_listen is not None and not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}",
+                                                       metrics_listen):
+        raise typer.BadParameter(f"{metrics_listen!r} is not host:port (127.0.0.1:9464)",
+                                 param_hint="--metrics-listen")
 
     logs.setup(log_format.value, log_level)
     options = DaemonOptions(

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from clockwf.errors import InvalidInput
 from clockwf.notify import metrics
 from clockwf.notify.deliver import Deliverer, next_due
 from clockwf.store.base import Store
@@ -28,11 +29,15 @@ class AlertsService:
         self._server: Any = None
 
     def start(self) -> None:
-        self.deliverer.start()
         if self.metrics_listen:
-            self._server = metrics.serve(self.store, self.metrics_listen)
+            try:
+                self._server = metrics.serve(self.store, self.metrics_listen)
+            except (OSError, ValueError) as exc:
+                raise InvalidInput(f"--metrics-listen {self.metrics_listen}: cannot listen: "
+                                   f"{getattr(exc, 'strerror', None) or exc}") from None
             log.info("serving metrics on http://%s/metrics", self.metrics_listen,
                      extra={"action": "metrics.listening", "address": self.metrics_listen})
+        self.deliverer.start()
 
     def ticked(self, report: Any, seconds: float) -> None:
         metrics.TICK_DURATION.observe(seconds)

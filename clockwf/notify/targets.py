@@ -106,6 +106,9 @@ def _apprise(target: NotifyTarget, body: bytes, summary: str, environ: Mapping[s
     except ImportError:
         return Sent(False, "apprise targets need the Apprise library, which is not installed: "
                            "pip install 'clockwf[notify]'")
+    # Apprise logs what it sends to, URL included: keep its chatter (and credentials) out of
+    # clockwf's log; failures are reported by clockwf itself, masked.
+    logging.getLogger("apprise").setLevel(logging.CRITICAL)
     url = resolve_refs(target.apprise, "notify apprise", environ, secrets)
     secrets.add(url)   # an Apprise URL carries its credentials
     sender = apprise.Apprise()
