@@ -2,8 +2,8 @@
 
 Library entry points:
 
-- :func:`clockwf.next_fires` -- the next fire instants of a cron expression in a zone (SPEC 3.2).
-- :class:`clockwf.cron.CronSchedule` -- the same, with the per-schedule DST choice (SPEC 3.3).
+- :func:`clockwf.next_fires` -- the next fire instants of a cron expression in a zone (docs/design.md §2.2).
+- :class:`clockwf.cron.CronSchedule` -- the same, with the per-schedule DST choice (docs/design.md §2.3).
 """
 
 from clockwf.cron import CronSchedule, next_fires

@@ -1,4 +1,4 @@
-"""Cron parsing and DST-exact next-fire computation (SPEC 3.1 to 3.3).
+"""Cron parsing and DST-exact next-fire computation (docs/design.md §2.1 to §2.3).
 
 The grammar is Vixie cron's five fields plus macros. The fire-time algorithm reproduces the
 scheduling loop of cronie / Vixie cron (``cron.8``, "Daylight Saving Time and other time
@@ -20,6 +20,7 @@ instant, including one inside either pass of a repeated hour. Nothing here reads
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -357,14 +358,57 @@ def _parse_field(text: str, index: int, expression: str) -> tuple[int, list[str]
     return mask, warnings
 
 
+# Fields are separated by ASCII spaces and tabs, as crontab(5) says; the text around them may
+# also carry line ends (a YAML block scalar). Any other character outside printable ASCII is
+# looked at by _check_separators.
+_ASCII_BLANKS = " \t\r\n"
+_NOT_PRINTABLE_ASCII = re.compile("[^\x20-\x7e\t]")
+_INVISIBLE = frozenset(("Zs", "Zl", "Zp", "Cf", "Cc"))
+
+
+_CONTROL_NAMES = {"\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\v": "LINE TABULATION",
+                  "\f": "FORM FEED", "\x85": "NEXT LINE"}
+
+
+def describe_char(char: str) -> str:
+    """``U+00A0 NO-BREAK SPACE``; a control character (Unicode names none) by its usual name."""
+    import unicodedata
+
+    name = unicodedata.name(char, "") or _CONTROL_NAMES.get(char, "(a control character)")
+    return f"U+{ord(char):04X} {name}"
+
+
+def _check_separators(text: str) -> None:
+    """Refuse a Unicode space, format or control character (a no-break space pasted from a web
+    page, a zero-width space, a byte-order mark), naming it and its 1-based column: Python would
+    split fields at some of them and crontab refuses them all."""
+    if _NOT_PRINTABLE_ASCII.search(text) is None:     # the common case, at once
+        return
+    start = len(text) - len(text.lstrip(_ASCII_BLANKS))
+    body = text[start:len(text.rstrip(_ASCII_BLANKS))] if start < len(text) else ""
+    for match in _NOT_PRINTABLE_ASCII.finditer(body):
+        char = match.group()
+        import unicodedata
+
+        if char.isspace() or unicodedata.category(char) in _INVISIBLE:
+            column = start + match.start() + 1
+            raise CronError(
+                f"{describe_char(char)} at column {column} of {text!r}: cron fields are "
+                "separated by ASCII spaces and tabs only; delete it or retype it as a plain "
+                "space (it often comes with text copied from a web page or a chat)",
+                expression=text, column=column)
+
+
 def parse_cron(text: str) -> CronExpr:
     """Parse a five-field expression or a macro.
 
     :raises CronError: naming the field (``.field``, one of FIELD_NAMES, or None) and what would
-        be valid.
+        be valid; for a character that is no ASCII space or tab but looks like a blank, its
+        1-based ``.column`` in ``text``.
     """
     if not isinstance(text, str):
         raise CronError(f"a cron expression is text, got {type(text).__name__}")
+    _check_separators(text)
     source = text.strip()
     macro: str | None = None
     if source.startswith("@"):
@@ -469,7 +513,7 @@ def _shift_text(seconds: int) -> str:
 
 
 class CronSchedule:
-    """A cron expression in a zone with the per-schedule DST choice (SPEC 3.3)."""
+    """A cron expression in a zone with the per-schedule DST choice (docs/design.md §2.3)."""
 
     def __init__(self, cron: str | CronExpr, timezone: str = "UTC", *,
                  gap: GapChoice = "run_after", fold: FoldChoice = "once") -> None:
@@ -669,7 +713,7 @@ class CronSchedule:
 def next_fires(cron: str, timezone: str, after: datetime, count: int) -> list[datetime]:
     """The next ``count`` fire instants of ``cron`` in ``timezone`` strictly after ``after``.
 
-    Aware datetimes in the schedule's zone, following the reference DST behaviour of SPEC 3.2
+    Aware datetimes in the schedule's zone, following the reference DST behaviour of docs/design.md §2.2
     (cronie semantics). A naive ``after`` is read as wall time in ``timezone``. Fewer than
     ``count`` are returned only past the year 9999.
     """

@@ -1,4 +1,4 @@
-"""``clockwf daemon``: tick, sleep until the earliest due instant, repeat (SPEC 6).
+"""``clockwf daemon``: tick, sleep until the earliest due instant, repeat (docs/design.md §9).
 
 The loop is the only place that reads the clock (through an injectable :class:`Clock`). It never
 holds every schedule in memory: it asks the store for the earliest ``next_fire_at`` (one index

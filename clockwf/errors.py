@@ -2,8 +2,8 @@
 
 Every exception raised on purpose by clockwf derives from :class:`ClockwfError`; its docstring is
 the default message. The command line maps the classes to exit codes in one place
-(``clockwf.cli.app``): invalid input, not found and refused give 1, an unreachable or locked store
-gives 3.
+(``clockwf.cli``): invalid input, not found and refused give 1, a usage error 2, an unreachable or
+locked store 3.
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ class InvalidInput(ClockwfError):
 class CronError(InvalidInput):
     """The cron expression is not valid."""
 
-    def __init__(self, message: str, *, field: str | None = None, expression: str = "") -> None:
+    def __init__(self, message: str, *, field: str | None = None, expression: str = "",
+                 column: int | None = None) -> None:
         super().__init__(message, field=field, expression=expression)
         self.field = field
         self.expression = expression
+        self.column = column    # 1-based, in ``expression``, when one character is at fault
 
 
 class TimezoneError(InvalidInput):
@@ -78,6 +80,16 @@ class DefinitionInvalid(InvalidInput):
         self.diagnostics = diagnostics
         text = message or "\n".join(str(d) for d in diagnostics) or None
         super().__init__(text)
+
+
+class UsageError(ClockwfError):
+    """The command cannot be used this way."""
+
+    exit_code = 2
+
+
+class PayloadTooLarge(InvalidInput):
+    """The payload is over the size limit."""
 
 
 class NotFound(ClockwfError):

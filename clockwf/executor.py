@@ -1,4 +1,4 @@
-"""Executing runs (SPEC 7): claim queued runs under a lease, run their steps, record every
+"""Executing runs (docs/design.md §8): claim queued runs under a lease, run their steps, record every
 attempt, and never leave a run ``running`` that nobody runs.
 
 Threads of an :class:`Executor` (each uses its own store connection):
@@ -53,16 +53,11 @@ from clockwf.steps import (
     KILL_GRACE,
     OUTPUT_LIMIT,
     SUCCEEDED,
-    HttpRequest,
-    MissingVariable,
-    Secrets,
-    ShellRequest,
+    Attempt,
     StepControl,
     StepOutcome,
     build_opener,
-    resolve_refs,
-    run_http,
-    run_shell,
+    run_attempt,
 )
 from clockwf.store.base import Row, Store, Tx
 from clockwf.timeutil import iso_utc
@@ -720,40 +715,11 @@ class Executor:
 
     def _attempt(self, run: _Run, control: RunControl, index: int, step_id: str, step: Step,
                  attempt: int) -> StepOutcome:
-        secrets = Secrets()
-        source = self._env_source()
-        try:
-            if step.run is not None:
-                env = dict(source)
-                for name, template in step.env.items():
-                    env[name] = resolve_refs(template, f"steps[{index}].env.{name}", source,
-                                             secrets)
-                env.update(self._clockwf_env(run, step_id, attempt))
-                timeout = step.timeout.total_seconds() if step.timeout else None
-                return run_shell(
-                    ShellRequest(step.run, env, step.cwd, run.payload.encode("utf-8"),
-                                 timeout if timeout else None),
-                    control, output_limit=self.output_limit, kill_grace=self.kill_grace,
-                    on_line=self.on_output, redact=secrets.redact)
-            assert step.http is not None
-            spec = step.http
-            url = resolve_refs(spec.url, f"steps[{index}].http.url", source, secrets)
-            headers = {"User-Agent": _user_agent()}
-            body = None if spec.method == "GET" else run.payload.encode("utf-8")
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-            for name, template in spec.headers.items():
-                headers[name] = resolve_refs(template, f"steps[{index}].http.headers.{name}",
-                                             source, secrets)
-            limits = [t.total_seconds() for t in (spec.timeout, step.timeout)
-                      if t is not None and t.total_seconds() > 0]
-            return run_http(
-                HttpRequest(url, spec.method, headers, body,
-                            min(limits) if limits else DEFAULT_HTTP_TIMEOUT, spec.url),
-                control, output_limit=self.output_limit, opener=self._opener,
-                redact=secrets.redact)
-        except MissingVariable as exc:
-            return StepOutcome(FAILED, 0, error=exc.message, retryable=False)
+        return run_attempt(
+            Attempt(step, index, run.payload, self._clockwf_env(run, step_id, attempt),
+                    run.definition.inherit_env),
+            control, environ=self._env_source(), output_limit=self.output_limit,
+            kill_grace=self.kill_grace, on_line=self.on_output, opener=self._opener)
 
     def _clockwf_env(self, run: _Run, step_id: str, attempt: int) -> dict[str, str]:
         row = run.row

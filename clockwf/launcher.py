@@ -1,10 +1,14 @@
-"""The one way a run starts (SPEC 5.1): fire key, provenance, payload, one INSERT.
+"""The one way a run starts (docs/design.md §7.1): fire key, provenance, payload, one INSERT.
 
 Every run -- a recurring or one-time fire, an emitted event, a manual start, a backfill -- is
 built here as a :class:`~clockwf.store.base.NewRun` and created by :func:`launch`, which claims
 the fire key and creates the run in one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``
 statement, inside the caller's transaction. A key that is already taken is a normal outcome (the
 occurrence was launched before): it is logged at debug level and reported, never an error.
+
+Every entry point goes through :func:`launch`, so it is where a run's payload is held to
+:data:`PAYLOAD_LIMIT` (measured as stored: compact JSON in UTF-8); a run over it is refused with
+:class:`~clockwf.errors.PayloadTooLarge` and, the caller's transaction failing, nothing is stored.
 """
 
 from __future__ import annotations
@@ -18,12 +22,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from clockwf.errors import PayloadTooLarge
+from clockwf.firekeys import event_key, manual_key
 from clockwf.models import PAYLOAD_SCHEMA, Definition
 from clockwf.schedule import Occurrence, ScheduleSpec
 from clockwf.store.base import NewRun, Tx
 from clockwf.timeutil import iso, iso_utc
 
 log = logging.getLogger("clockwf.launcher")
+
+PAYLOAD_LIMIT = 256 * 1024      # bytes of a run's payload, as stored (compact JSON, UTF-8)
 
 
 class Launched(NamedTuple):
@@ -36,6 +44,8 @@ def launch(tx: Tx, runs: Sequence[NewRun]) -> list[Launched]:
     """Create the runs whose fire keys are free; report every one (run_id None = duplicate)."""
     if not runs:
         return []
+    for run in runs:
+        check_payload(run.payload)
     created = tx.insert_runs(runs)
     out = [Launched(run.fire_key, created.get(run.fire_key), run.workflow_id) for run in runs]
     if log.isEnabledFor(logging.INFO):  # (a tick launches thousands: skip building records)
@@ -60,6 +70,28 @@ def _dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+def check_payload(payload: str, what: str = "the payload") -> None:
+    """:raises PayloadTooLarge: ``payload`` (JSON text) is over :data:`PAYLOAD_LIMIT` bytes."""
+    if len(payload) <= PAYLOAD_LIMIT // 4:  # UTF-8 takes at most 4 bytes a character
+        return
+    size = len(payload.encode("utf-8"))
+    if size > PAYLOAD_LIMIT:
+        raise PayloadTooLarge(
+            f"{what} is {size:,} bytes as compact JSON, over the limit of "
+            f"{PAYLOAD_LIMIT // 1024} KiB ({PAYLOAD_LIMIT:,} bytes): pass large data by "
+            "reference (a path or a URL) instead; nothing was started",
+            size=size, limit=PAYLOAD_LIMIT)
+
+
+def encode_payload(payload: Any, what: str = "the payload") -> str:
+    """The payload as stored (compact JSON; None is ``{}``).
+
+    :raises PayloadTooLarge: it is over :data:`PAYLOAD_LIMIT`."""
+    text = _dumps({} if payload is None else payload)
+    check_payload(text, what)
+    return text
+
+
 def launched_by() -> str:
     """Who started a run from the command line: user@host."""
     user = os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
@@ -69,7 +101,7 @@ def launched_by() -> str:
 def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime,
              catchup: bool, backfill: bool = False, instance: str | None = None) -> NewRun:
     """A run for an occurrence of a recurring or one-time schedule, with the pinned
-    WorkflowClockTrigger.v1 payload (SPEC 4.4) and its provenance (SPEC 5.2)."""
+    WorkflowClockTrigger.v1 payload (docs/design.md §7.2) and its provenance (docs/design.md §3)."""
     run_at = iso(spec.run_at.astimezone(occ.local.tzinfo)) if spec.run_at is not None else None
     scheduled_for = iso(occ.local)
     scheduled_for_utc = iso_utc(occ.nominal)
@@ -116,14 +148,15 @@ def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime
 def manual_run(workflow_id: str, version: int, definition: Definition, *,
                payload: Any, key: str | None, now: datetime,
                launched_by_: str | None = None) -> NewRun:
-    """``clockwf run ID [--payload JSON] [--key K]``: key ``manual:<id>:<K or a new id>``."""
+    """``clockwf run ID [--payload JSON] [--key K]``: key ``manual:<id>:<K or a new id>``
+    (:mod:`clockwf.firekeys`)."""
     run_key = key if key is not None else uuid.uuid4().hex
     metadata = {"label": "manual", "key": run_key, "key_given": key is not None,
                 "launched_by": launched_by_ or launched_by()}
     return NewRun(
-        fire_key=f"manual:{workflow_id}:{run_key}", workflow_id=workflow_id,
+        fire_key=manual_key(workflow_id, run_key), workflow_id=workflow_id,
         workflow_version=version, trigger_type="manual",
-        payload=_dumps({} if payload is None else payload), metadata=_dumps(metadata),
+        payload=encode_payload(payload), metadata=_dumps(metadata),
         created_at=now, serial=definition.policy.overlap != "allow",
     )
 
@@ -131,13 +164,13 @@ def manual_run(workflow_id: str, version: int, definition: Definition, *,
 def event_run(workflow_id: str, version: int, definition: Definition, *, event: str,
               event_id: str, payload: Any, now: datetime, source: str | None = None) -> NewRun:
     """One run per matching workflow of ``clockwf emit EVENT``:
-    key ``event:<id>:<event>:<event id>``."""
+    key ``event:<id>:<event>:<event id>``, the event id percent-encoded (:mod:`clockwf.firekeys`)."""
     metadata = {"label": f"event {event}", "event": event, "event_id": event_id,
                 "emitted_by": source or launched_by()}
     return NewRun(
-        fire_key=f"event:{workflow_id}:{event}:{event_id}", workflow_id=workflow_id,
+        fire_key=event_key(workflow_id, event, event_id), workflow_id=workflow_id,
         workflow_version=version, trigger_type="event",
-        payload=_dumps({} if payload is None else payload), metadata=_dumps(metadata),
+        payload=encode_payload(payload), metadata=_dumps(metadata),
         created_at=now, serial=definition.policy.overlap != "allow",
     )
 

@@ -1,6 +1,6 @@
 """Publish, pause, resume, delete: definition, version and schedule state change together.
 
-Each operation is one store transaction (SPEC 4.2, 4.3). Publishing several files is all or
+Each operation is one store transaction (docs/design.md §4.3, §4.4). Publishing several files is all or
 nothing: every file is validated before the transaction starts, and any failure inside it rolls
 the whole transaction back, so the store is left exactly as it was.
 """
@@ -20,7 +20,6 @@ from clockwf.notify import outbox as notify_outbox
 from clockwf.schedule import (
     ScheduleSpec,
     first_after,
-    occurrence_at,
     occurrences_between,
 )
 from clockwf.store.base import NewSkip, Row, Store, Tx
@@ -336,11 +335,3 @@ def current_definition(tx: Tx, workflow_id: str) -> tuple[Row, int, Definition]:
     if row is None:  # pragma: no cover - the store keeps every version
         raise NotFound(f"{workflow_id} version {version} is missing from the store")
     return workflow, version, load_definition(row)
-
-
-def schedule_occurrence(schedule: Row) -> Any:
-    """The occurrence a schedule row points at (for display)."""
-    spec = ScheduleSpec.from_row(schedule)
-    if schedule.get("next_nominal_at") is None:
-        return None
-    return occurrence_at(spec, schedule["next_nominal_at"], schedule.get("next_kind"))

@@ -1,4 +1,4 @@
-"""The definition file format (SPEC section 2) and the time-trigger payload (SPEC 4.4).
+"""The definition file format and the time-trigger payload.
 
 These pydantic models are the single source of the format: they validate files and they generate
 the JSON Schema that ``clockwf schema`` prints. Checks that need a location inside the file raise
@@ -45,10 +45,12 @@ MAX_RUN_AT_YEAR = 9000
 class FieldProblem(ValueError):
     """A validation failure that knows which value (relative to the model) is wrong."""
 
-    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
+    def __init__(self, message: str, loc: tuple[str | int, ...] = (), *,
+                 offset: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.loc = loc
+        self.offset = offset    # the offending character's index in the string value, if one
 
 
 def _duration(value: Any) -> timedelta:
@@ -87,7 +89,7 @@ class _Model(BaseModel):
 
 
 class DstPolicy(_Model):
-    """What a fixed-time job does when its local time is skipped or repeated (SPEC 3.3)."""
+    """What a fixed-time job does when its local time is skipped or repeated."""
 
     gap: Literal["run_after", "skip"] = Field(
         "run_after",
@@ -127,7 +129,9 @@ class RecurringTrigger(_Model):
         try:
             parse_cron(value)
         except ClockwfError as exc:
-            raise FieldProblem(exc.message) from None
+            column = getattr(exc, "column", None)
+            raise FieldProblem(exc.message,
+                               offset=None if column is None else column - 1) from None
         return value
 
     _tz = field_validator("timezone")(_check_zone)
@@ -281,7 +285,13 @@ class Step(_Model):
     http: HttpSpec | None = None
     timeout: Duration | None = Field(None, description="Kill the step after this long.")
     retries: int = Field(0, ge=0, le=20, description="Extra attempts on failure, with backoff.")
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Added to the environment of a run step; "
+        "${env:NAME} passes one of the daemon's variables on purpose.")
+    inherit_env: bool | None = Field(
+        None, description="true: a run step inherits the daemon's whole environment (its store "
+        "URL and credentials included) instead of PATH, HOME, LANG, LC_*, TZ, USER, LOGNAME, "
+        "SHELL and the CLOCKWF_* variables. Absent: the workflow's inherit_env.")
     cwd: str | None = Field(None, min_length=1)
 
     model_config = ConfigDict(
@@ -300,6 +310,8 @@ class Step(_Model):
                 raise FieldProblem("env applies to run steps only", ("env",))
             if self.cwd is not None:
                 raise FieldProblem("cwd applies to run steps only", ("cwd",))
+            if self.inherit_env is not None:
+                raise FieldProblem("inherit_env applies to run steps only", ("inherit_env",))
         for name, value in self.env.items():
             if not ENV_NAME_RE.match(name):
                 raise FieldProblem(f"{name!r} is not a valid environment variable name",
@@ -313,7 +325,7 @@ class Step(_Model):
 
 
 class Policy(_Model):
-    """What to do with missed and overlapping occurrences (SPEC 5.3, 5.4)."""
+    """What to do with missed and overlapping occurrences."""
 
     catchup: Literal["latest", "all", "none"] = "latest"
     catchup_window: Duration = Field(timedelta(hours=24))
@@ -449,6 +461,9 @@ class Definition(_Model):
     trigger: Trigger | None = Field(None, description="Absent: started only by hand.")
     policy: Policy = Field(default_factory=Policy)
     payload_schema_mode: Literal["pinned", "inferred"] = "pinned"
+    inherit_env: bool = Field(
+        False, description="true: run steps inherit the daemon's whole environment (a step's "
+        "own inherit_env wins).")
     notify: Notify | None = Field(None, description="Alerts; absent: the namespace defaults.")
     expect: Expect | None = None
     steps: list[Step] = Field(min_length=1)
@@ -483,7 +498,7 @@ class Definition(_Model):
 
 
 class WorkflowClockTriggerV1(BaseModel):
-    """The payload every time-triggered run receives (SPEC 4.4)."""
+    """The payload every time-triggered run receives."""
 
     model_config = ConfigDict(extra="forbid", title=PAYLOAD_SCHEMA)
 

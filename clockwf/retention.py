@@ -1,4 +1,4 @@
-"""Retention: ``clockwf prune`` removes history older than an age (SPEC 7, issue 5).
+"""Retention: ``clockwf prune`` removes history older than an age (docs/design.md §8, issue 5).
 
 Finished runs (by ``finished_at``) and their step attempts, skip records (by their last
 occurrence) and one-time schedules that completed or were missed go; a queued or running run

@@ -1,4 +1,4 @@
-"""Runs from the outside: manual starts, events, backfills, history and answers (SPEC 5).
+"""Runs from the outside: manual starts, events, backfills, history and answers (docs/design.md §7).
 
 Every run started here goes through :func:`clockwf.launcher.launch`, like the tick's.
 """
@@ -7,13 +7,22 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
-from clockwf.errors import InvalidInput, NotFound, Refused
-from clockwf.launcher import event_run, launch, manual_run, new_event_id, time_run
+from clockwf.errors import InvalidInput, NotFound, PayloadTooLarge, Refused
+from clockwf.launcher import (
+    PAYLOAD_LIMIT,
+    encode_payload,
+    event_run,
+    launch,
+    manual_run,
+    new_event_id,
+    time_run,
+)
 from clockwf.lifecycle import current_definition, load_definition
 from clockwf.models import EVENT_PATTERN, TRIGGER_TYPES
 from clockwf.schedule import (
@@ -31,14 +40,49 @@ FINAL_STATUSES = ("succeeded", "failed", "timed_out", "cancelled", "interrupted"
 MAX_BACKFILL = 10_000
 
 
-def parse_payload(text: str | None) -> Any:
+def parse_payload(text: str | None, *, stdin: BinaryIO | None = None) -> Any:
+    """``--payload``: JSON text, ``@FILE`` (the file's contents) or ``-`` (standard input), as
+    curl takes them; held to the payload limit here already, so that nothing is opened for a
+    payload the launcher would refuse.
+
+    :raises InvalidInput: unreadable, not JSON, or over the limit (:class:`PayloadTooLarge`).
+    """
     if text is None:
         return None
+    source = "--payload"
+    if text == "-" or text.startswith("@"):
+        source = "--payload -" if text == "-" else f"--payload {text}"
+        text = _read_payload(text, stdin, source)
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"--payload is not valid JSON: {exc.msg} at line {exc.lineno} "
+        raise InvalidInput(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} "
                            f"column {exc.colno}") from None
+    encode_payload(value, f"the payload of {source}")
+    return value
+
+
+_RAW_PAYLOAD_LIMIT = 16 * PAYLOAD_LIMIT   # a file or stream larger than this is not even parsed
+
+
+def _read_payload(text: str, stdin: BinaryIO | None, source: str) -> str:
+    try:
+        if text == "-":
+            data = (stdin or sys.stdin.buffer).read(_RAW_PAYLOAD_LIMIT + 1)
+        else:
+            with open(text[1:], "rb") as fh:
+                data = fh.read(_RAW_PAYLOAD_LIMIT + 1)
+    except OSError as exc:
+        raise InvalidInput(f"{source}: cannot read {text[1:] or 'standard input'}: "
+                           f"{exc.strerror or exc}") from None
+    if len(data) > _RAW_PAYLOAD_LIMIT:
+        raise PayloadTooLarge(f"{source} is over {_RAW_PAYLOAD_LIMIT // 1024 // 1024} MiB; "
+                              f"payloads are limited to {PAYLOAD_LIMIT // 1024} KiB as compact "
+                              "JSON: pass large data by reference (a path or a URL) instead")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{source} is not UTF-8 (byte {exc.start + 1})") from None
 
 
 @dataclass(frozen=True)
@@ -81,6 +125,7 @@ def emit(store: Store, event: str, now: datetime, *, payload: Any = None,
     if event_id is not None and (not event_id or len(event_id) > 200
                                  or any(c.isspace() for c in event_id)):
         raise InvalidInput("--id must be 1-200 characters without spaces")
+    encode_payload(payload)  # refused even when no workflow listens
     eid = event_id or new_event_id()
     now = now.astimezone(UTC)
     out: list[Started] = []

@@ -2,8 +2,8 @@
 
 Given a schedule's specification and its first unprocessed occurrence, :func:`plan` decides, for
 the instant ``now``, which occurrences launch, which are recorded as skipped (with a reason), and
-which occurrence comes next. It applies the catch-up policy (SPEC 5.3), the DST choice (through
-the cron engine) and jitter. Overlap (SPEC 5.4) needs the store and is applied by the tick.
+which occurrence comes next. It applies the catch-up policy (docs/design.md §6.2), the DST choice (through
+the cron engine) and jitter. Overlap (docs/design.md §6.3) needs the store and is applied by the tick.
 
 Nothing here reads the clock or the store.
 """
@@ -45,7 +45,7 @@ MAX_COUNTED_OUTSIDE = 10_000
 
 
 def fire_key(trigger_type: str, workflow_id: str, nominal: datetime) -> str:
-    """``recurring:<id>:<UTC instant>`` / ``schedule:<id>:<UTC instant>`` (SPEC 5.2)."""
+    """``recurring:<id>:<UTC instant>`` / ``schedule:<id>:<UTC instant>`` (docs/design.md §3; :mod:`clockwf.firekeys`)."""
     return f"{trigger_type}:{workflow_id}:{fire_key_instant(nominal)}"
 
 

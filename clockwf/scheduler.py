@@ -1,4 +1,4 @@
-"""The tick: claim due schedules, launch their occurrences, advance them, commit (SPEC 5, 6).
+"""The tick: claim due schedules, launch their occurrences, advance them, commit (docs/design.md §6, §9).
 
 One :func:`tick` is exactly one claim-launch-advance pass at an instant it is given. It executes
 nothing. Each batch of claimed schedules is one transaction, in which the runs are created under
@@ -9,7 +9,6 @@ Within one tick a schedule is processed at most once (``max_catchup`` is per tic
 
 from __future__ import annotations
 
-import json
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -122,9 +121,6 @@ def _postpone(row: Row, exc: Exception, now: datetime) -> ScheduleAdvance:
     """A schedule row this clockwf cannot plan (say, its zone left the tz database) must not
     block the others claimed with it, nor keep the daemon busy: it keeps its occurrence and is
     tried again after ``RETRY_UNPLANNABLE``; the reason is shown by ``clockwf show``."""
-    log.error("schedule %s cannot be planned: %s (trying again in %s)", row["workflow_id"],
-              exc, format_duration(RETRY_UNPLANNABLE), exc_info=True,
-              extra={"action": "schedule.error", "workflow_id": row["workflow_id"]})
     return ScheduleAdvance(
         workflow_id=row["workflow_id"], next_nominal_at=row["next_nominal_at"],
         next_fire_at=now + RETRY_UNPLANNABLE, status="scheduled",   # claimed rows are
@@ -149,6 +145,9 @@ def prepare(tx: Tx, rows: list[Row], now: datetime, instance: str | None,
             spec = ScheduleSpec.from_row(row)
             planned.append((spec, row, plan(spec, current_occurrence(spec, row), now)))
         except Exception as exc:  # one bad row must not stop the batch
+            log.error("schedule %s cannot be planned: %s (trying again in %s)",
+                      row["workflow_id"], exc, format_duration(RETRY_UNPLANNABLE), exc_info=True,
+                      extra={"action": "schedule.error", "workflow_id": row["workflow_id"]})
             postponed.append(_postpone(row, exc, now))
 
     guarded = [spec.workflow_id for spec, _row, p in planned
@@ -357,8 +356,3 @@ def _write_and_commit(transaction: ExitStack, tx: Tx, batch: Batch,
     with transaction:
         write(tx, batch, now, part)
     return part
-
-
-def metadata_of(run: Row) -> dict[str, Any]:
-    raw = run.get("metadata")
-    return json.loads(raw) if isinstance(raw, str) and raw else {}

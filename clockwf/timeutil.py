@@ -137,7 +137,7 @@ def _zone_hint(name: str) -> str:
 
     try:
         names = zoneinfo.available_timezones()
-    except Exception:  # pragma: no cover - only without any tz database
+    except (OSError, ValueError):  # pragma: no cover - an unreadable tz database: no hint
         return ""
     close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.6)
     if not close:

@@ -320,14 +320,17 @@ class _Locator:
         self.path = path
 
     def at(self, message: str, path: YamlPath, *, key: bool = False,
-           field: YamlPath | None = None) -> Diagnostic:
+           field: YamlPath | None = None, char: tuple[str, int] | None = None) -> Diagnostic:
         """A diagnostic at the value of ``path`` (its key with ``key=True``), or at its nearest
-        ancestor in the file; ``field`` names the field when it is not ``path``."""
+        ancestor in the file; ``field`` names the field when it is not ``path``; ``char``
+        (the string value, an index) points at one character of the value."""
         found = self.positions.nearest(path)
         line = column = None
         if found is not None:
             found_path, where = found
             pos = where.key or where.value if key and found_path == path else where.value
+            if char is not None and found_path == path:
+                pos = self.positions.char(path, *char) or pos
             line, column = pos.line, pos.column
         return Diagnostic(message, line, column, format_path(path if field is None else field),
                           self.path)
@@ -357,7 +360,9 @@ class _ErrorMapper(_Locator):
         value = error.get("input")
         if kind == "value_error" and isinstance(ctx.get("error"), FieldProblem):
             problem: FieldProblem = ctx["error"]
-            return self.at(problem.message, loc.path + tuple(problem.loc))
+            char = (value, problem.offset) if problem.offset is not None and not problem.loc \
+                and isinstance(value, str) else None
+            return self.at(problem.message, loc.path + tuple(problem.loc), char=char)
         if kind == "extra_forbidden":
             name = loc.path[-1]
             valid = list(loc.parent_type.model_fields) if _is_model(loc.parent_type) else []

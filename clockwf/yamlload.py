@@ -73,17 +73,21 @@ class Position:
 
 @dataclass(frozen=True)
 class NodePosition:
-    """Where a value starts and where its key starts (``None`` for the root and list items)."""
+    """Where a value starts and where its key starts (``None`` for the root and list items);
+    for a scalar, also where its text lies in the source (character indexes) and its style."""
 
     value: Position
     key: Position | None = None
+    span: tuple[int, int] | None = None
+    style: str | None = None
 
 
 class PositionMap:
     """Path -> position of every value in a loaded document."""
 
-    def __init__(self, entries: dict[YamlPath, NodePosition]) -> None:
+    def __init__(self, entries: dict[YamlPath, NodePosition], text: str = "") -> None:
         self._entries = entries
+        self._text = text
 
     def __contains__(self, path: object) -> bool:
         return path in self._entries
@@ -108,6 +112,32 @@ class PositionMap:
         if found is None:
             return None
         return found.key or found.value
+
+    def char(self, path: YamlPath, value: str, offset: int) -> Position | None:
+        """Where ``value[offset]`` is written, ``value`` being the string at ``path``: found
+        when the character is written as itself (not as an escape such as ``\\u00a0``);
+        ``None`` otherwise."""
+        found = self._entries.get(tuple(path))
+        if found is None or found.span is None or not 0 <= offset < len(value):
+            return None
+        char = value[offset]
+        start, end = found.span
+        if found.style in ("|", ">"):       # the text starts on the line after the indicator
+            start = self._text.find("\n", start, end) + 1 or end
+        index = start - 1
+        for _ in range(value.count(char, 0, offset) + 1):
+            index = self._text.find(char, index + 1, end)
+            if index < 0:
+                return None
+        # Count lines as PyYAML does, from the value's own position.
+        line, column = found.value.line, found.value.column
+        for i in range(found.span[0], index):
+            ch = self._text[i]
+            if ch in "\n\x85\u2028\u2029" or (ch == "\r" and self._text[i + 1:i + 2] != "\n"):
+                line, column = line + 1, 1
+            else:
+                column += 1
+        return Position(line, column)
 
     def nearest(self, path: YamlPath) -> tuple[YamlPath, NodePosition] | None:
         """The deepest recorded path that is ``path`` or one of its ancestors."""
@@ -218,7 +248,7 @@ def load(source: bytes | str, path: str | None = None) -> LoadedYaml:
                              "levels)") from None
     if walker.problems:
         raise DefinitionInvalid(sorted(walker.problems, key=lambda d: (d.line or 0, d.column or 0)))
-    return LoadedYaml(data, text, PositionMap(walker.positions))
+    return LoadedYaml(data, text, PositionMap(walker.positions, text))
 
 
 # -- composing -------------------------------------------------------------------------------
@@ -305,7 +335,12 @@ class _Walker:
                            "aliases?); a workflow definition is far smaller", node.start_mark)
         if depth > MAX_DEPTH:
             raise _TooDeep(_DEPTH_MESSAGE + " (through aliases?)", node.start_mark)
-        self.positions[path] = NodePosition(Position.of(node.start_mark), key)
+        if isinstance(node, ScalarNode):
+            self.positions[path] = NodePosition(Position.of(node.start_mark), key,
+                                                (node.start_mark.index, node.end_mark.index),
+                                                node.style)
+        else:
+            self.positions[path] = NodePosition(Position.of(node.start_mark), key)
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
         if node.tag not in (_MAP, _SEQ):

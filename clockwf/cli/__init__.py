@@ -7,6 +7,7 @@ or refused; 2 usage; 3 store unreachable.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -25,6 +26,8 @@ from clockwf.cli import scheduling as _scheduling  # noqa: F401  isort: skip
 from clockwf.cli import worker as _worker  # noqa: F401  isort: skip
 from clockwf.cli import notify as _notify  # noqa: F401  isort: skip
 from clockwf.cli import db as _db  # noqa: F401  isort: skip
+
+log = logging.getLogger("clockwf.cli")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,10 +55,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except Exception as exc:  # a bug: say so plainly; the traceback on request
-        if os.environ.get("CLOCKWF_DEBUG") == "1":
-            traceback.print_exc()
-        error(f"internal error (a bug in clockwf, please report it): {type(exc).__name__}: "
-              f"{exc}" + ("" if os.environ.get("CLOCKWF_DEBUG") == "1" else
-                          "; set CLOCKWF_DEBUG=1 to see the traceback"))
+        debug = os.environ.get("CLOCKWF_DEBUG") == "1"
+        message = (f"internal error (a bug in clockwf, please report it): "
+                   f"{type(exc).__name__}: {exc}"
+                   + ("" if debug else "; set CLOCKWF_DEBUG=1 to see the traceback"))
+        if logging.getLogger("clockwf").handlers:   # a daemon or worker: in its log format
+            log.critical(message, exc_info=debug, extra={"action": "cli.internal_error"})
+        else:
+            if debug:
+                traceback.print_exc()
+            error(message)
         return 1
     return result if isinstance(result, int) else 0

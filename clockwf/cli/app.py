@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from typing import Annotated
 
 import typer
+
+from clockwf.errors import UsageError
 
 app = typer.Typer(
     name="clockwf",
@@ -51,3 +54,48 @@ NamespaceOpt = Annotated[
     typer.Option("--namespace", envvar="CLOCKWF_NAMESPACE",
                  help="Isolates teams sharing one store."),
 ]
+
+
+# Commands that act on live work at the real time. A rehearsal clock exported for `tick`,
+# `simulate` or `explain` (CLOCKWF_NOW) must not make them stamp, judge or run work at a fake
+# instant: they refuse it. `run` and `status` still take --now given on their command line.
+LIVE_COMMANDS = ("run", "status", "daemon", "worker")
+_TAKES_NOW = ("run", "status")
+
+
+def refuse_rehearsal_clock(command: str | None) -> None:
+    """Raise :class:`UsageError` when ``command`` is live and CLOCKWF_NOW is exported."""
+    value = os.environ.get("CLOCKWF_NOW")
+    if command not in LIVE_COMMANDS or not value:
+        return
+    hint = (f" (to act at another instant on purpose, pass --now to `clockwf {command}` "
+            "instead)" if command in _TAKES_NOW else "")
+    raise UsageError(
+        f"CLOCKWF_NOW is set in the environment ({value!r}), but `clockwf {command}` acts on "
+        f"live work at the real time: unset CLOCKWF_NOW{hint}. CLOCKWF_NOW is for rehearsals: "
+        "tick, next, validate, explain, simulate, ...")
+
+
+def _print_version(ctx: typer.Context, value: bool) -> None:
+    # Only from the command line: an exported CLOCKWF_VERSION (a deploy script's own variable,
+    # say) must neither print this nor break every command with "not a valid boolean".
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib import metadata
+
+    try:
+        version = metadata.version("clockwf")
+    except metadata.PackageNotFoundError:   # run from a source tree that was never installed
+        from clockwf import __version__ as version
+    typer.echo(f"clockwf {version}")
+    raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version, allow_from_autoenv=False,
+        help="Print clockwf's version and exit.")] = False,
+) -> None:
+    refuse_rehearsal_clock(ctx.invoked_subcommand)

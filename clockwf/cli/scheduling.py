@@ -21,11 +21,14 @@ from clockwf.cli.app import (
 )
 from clockwf.clock import SystemClock, parse_now
 from clockwf.errors import ClockwfError, InvalidInput
-from clockwf.launcher import launched_by
+from clockwf.launcher import PAYLOAD_LIMIT, launched_by
 from clockwf.scheduler import DEFAULT_BATCH
 from clockwf.scheduler import tick as run_tick
 from clockwf.store import open_store
 from clockwf.timeutil import iso, iso_utc, parse_duration, parse_instant, zone_or_offset
+
+PAYLOAD_HELP = (f"JSON payload; @FILE reads it from a file, - from standard input. At most "
+                f"{PAYLOAD_LIMIT // 1024} KiB as compact JSON.")
 
 
 def _duration(text: str, option: str) -> float:
@@ -129,7 +132,7 @@ def daemon(
 @app.command()
 def run(
     workflow_id: Annotated[str, typer.Argument(metavar="ID")],
-    payload: Annotated[str | None, typer.Option("--payload", help="JSON payload.")] = None,
+    payload: Annotated[str | None, typer.Option("--payload", help=PAYLOAD_HELP)] = None,
     key: Annotated[str | None, typer.Option(
         "--key", help="Idempotency key: a second run with the same key starts nothing.")] = None,
     wait: Annotated[bool, typer.Option(
@@ -173,7 +176,7 @@ def _stream(line: str) -> None:
 @app.command()
 def emit(
     event: Annotated[str, typer.Argument(metavar="EVENT")],
-    payload: Annotated[str | None, typer.Option("--payload", help="JSON payload.")] = None,
+    payload: Annotated[str | None, typer.Option("--payload", help=PAYLOAD_HELP)] = None,
     event_id: Annotated[str | None, typer.Option(
         "--id", help="Event id: emitting the same id again starts nothing.")] = None,
     db: DbOpt = None, namespace: NamespaceOpt = "default", now: NowOpt = None,

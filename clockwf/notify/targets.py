@@ -11,10 +11,9 @@ import logging
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from clockwf import __version__
 from clockwf.models import NotifyTarget
 from clockwf.steps import MissingVariable, Secrets, resolve_refs
 
@@ -29,15 +28,15 @@ class Sent:
     detail: str          # "HTTP 200", "exit 0"; or why it failed (secrets masked)
 
 
-def http_post(url: str, headers: Mapping[str, str], body: bytes, timeout: float, label: str,
-              redact: Callable[[str], str]) -> Sent:
+def http_post(url: str, headers: Mapping[str, str], body: bytes, timeout: float,
+              environ: Mapping[str, str], where: str) -> Sent:
     """POST ``body``; a 2xx answer is a success. The one place notifications use the HTTP step
-    machinery (TLS verification, timeouts, the redirect rule)."""
-    from clockwf.steps import SUCCEEDED, HttpRequest, StepControl, run_http
+    machinery (``${env:}`` resolved now and masked, TLS verification, the timeout, the redirect
+    rule)."""
+    from clockwf.steps import SUCCEEDED, send_http
 
-    outcome = run_http(HttpRequest(url=url, method="POST", headers=headers, body=body,
-                                   timeout=timeout, label=label),
-                       StepControl(), output_limit=COMMAND_OUTPUT_LIMIT, redact=redact)
+    outcome = send_http("POST", url, headers=headers, body=body, timeout=timeout,
+                        environ=environ, where=where, output_limit=COMMAND_OUTPUT_LIMIT)
     if outcome.status == SUCCEEDED:
         return Sent(True, f"HTTP {outcome.http_status}")
     return Sent(False, outcome.error or f"HTTP {outcome.http_status}")
@@ -52,14 +51,10 @@ def send(target_text: str, label: str, body: bytes, notification_id: str, summar
     try:
         if target.webhook is not None:
             hook = target.webhook
-            url = resolve_refs(hook.url, "notify webhook url", environ, secrets)
-            headers = {name: resolve_refs(value, f"notify webhook header {name}", environ,
-                                          secrets) for name, value in hook.headers.items()}
-            headers.setdefault("Content-Type", "application/json")
-            headers["Idempotency-Key"] = notification_id
-            headers.setdefault("User-Agent", f"clockwf/{__version__}")
-            return http_post(url, headers, body, hook.timeout.total_seconds(), label,
-                             secrets.redact)
+            headers = {"Content-Type": "application/json", **hook.headers,
+                       "Idempotency-Key": notification_id}
+            return http_post(hook.url, headers, body, hook.timeout.total_seconds(), environ,
+                             "notify.webhook")
         if target.command is not None:
             return _command(target, body, notification_id, environ, secrets)
         return _apprise(target, body, summary, environ, secrets)

@@ -1,4 +1,4 @@
-"""The store (SPEC 4.1): an SQLite file by default, or PostgreSQL, behind one contract.
+"""The store (docs/design.md §4.1): an SQLite file by default, or PostgreSQL, behind one contract.
 
 :func:`open_store` turns a ``--db`` URL into a :class:`~clockwf.store.base.Store`:
 

@@ -84,7 +84,7 @@ class Tx(abc.ABC):
 
     ns: str
 
-    # -- definitions and versions (SPEC 4.2) ---------------------------------------------------
+    # -- definitions and versions (docs/design.md §4.3) ----------------------------------------
     @abc.abstractmethod
     def lock_workflow(self, workflow_id: str) -> None:
         """Serialise publishes of one workflow (PG: advisory xact lock; SQLite: no-op)."""
@@ -134,7 +134,7 @@ class Tx(abc.ABC):
     def workflows_for_event(self, event_name: str) -> list[Row]:
         """Published, unpaused workflows whose trigger is this event."""
 
-    # -- schedule state (SPEC 4.3) -------------------------------------------------------------
+    # -- schedule state (docs/design.md §4.4) --------------------------------------------------
     @abc.abstractmethod
     def get_schedule(self, workflow_id: str, *, for_update: bool = False) -> Row | None:
         """``for_update``: lock the row for this transaction (PG: FOR UPDATE, waiting for a tick
@@ -163,7 +163,7 @@ class Tx(abc.ABC):
     @abc.abstractmethod
     def change_counter(self) -> int: ...
 
-    # -- scheduling (SPEC 5, 6) ----------------------------------------------------------------
+    # -- scheduling (docs/design.md §6, §9) ----------------------------------------------------
     @abc.abstractmethod
     def claim_due(self, now: datetime, limit: int, *,
                   after: tuple[datetime, str] | None = None) -> list[Row]:
@@ -244,7 +244,7 @@ class Tx(abc.ABC):
     @abc.abstractmethod
     def run_status_counts(self) -> dict[str, int]: ...
 
-    # -- execution (SPEC 7) --------------------------------------------------------------------
+    # -- execution (docs/design.md §8) ---------------------------------------------------------
     @abc.abstractmethod
     def claim_runs(self, *, owner: str, now: datetime, lease_until: datetime,
                    limit: int) -> list[Row]:

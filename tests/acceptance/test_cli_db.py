@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import Clockwf
 
 from clockwf.store import open_store
@@ -13,6 +14,7 @@ CHAIN = [{"version": m.version, "name": m.name} for m in load_migrations("sqlite
 LATEST = CHAIN[-1]["version"]
 
 
+@pytest.mark.slow
 def test_upgrade_creates_a_store_and_status_reports_it(clockwf: Clockwf, tmp_path: Path) -> None:
     db = str(tmp_path / "clockwf.db")
     missing = clockwf("db", "status", "--db", db)
@@ -38,6 +40,7 @@ def test_upgrade_creates_a_store_and_status_reports_it(clockwf: Clockwf, tmp_pat
     assert human.code == 0 and "up to date" in human.out and "execution" in human.out
 
 
+@pytest.mark.slow
 def test_a_store_behind_is_upgraded(clockwf: Clockwf, tmp_path: Path) -> None:
     db = str(tmp_path / "old.db")
     with open_store(db, check_schema=False) as store:

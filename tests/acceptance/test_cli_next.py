@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import ROOT, Clockwf
 
 NY = ("--tz", "America/New_York")
@@ -133,6 +134,7 @@ def test_bad_cron_and_zone(clockwf: Clockwf) -> None:
     assert zone.code == 1 and "unknown time zone 'Mars/Olympus'" in zone.err
 
 
+@pytest.mark.slow
 def test_usage_errors(clockwf: Clockwf) -> None:
     assert clockwf("next").code == 2
     assert clockwf("next", "--cron", "@daily", "examples/heartbeat.yaml").code == 2

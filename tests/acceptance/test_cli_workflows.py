@@ -1,5 +1,5 @@
 """The command line over a store: publish, list, show, pause, resume, delete, tick, runs,
-explain, backfill, simulate, emit, run, status (SPEC 4, 5, 8). Real subprocesses on SQLite."""
+explain, backfill, simulate, emit, run, status (docs/design.md §4, §6). Real subprocesses on SQLite."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def publish_examples(clockwf: Clockwf, db: str) -> dict:  # type: ignore[type-ar
     return dict(result.json())
 
 
+@pytest.mark.slow
 def test_publish_list_show_json_shapes(clockwf: Clockwf, db: str) -> None:
     published = publish_examples(clockwf, db)["published"]
     assert {p["workflow_id"] for p in published} == {
@@ -68,6 +69,7 @@ def test_publish_list_show_json_shapes(clockwf: Clockwf, db: str) -> None:
     assert "in 19h" in human.out                # 03:00 EDT (07:00Z) is 19 h after 12:00Z
 
 
+@pytest.mark.slow
 def test_pause_resume_delete_and_not_found(clockwf: Clockwf, db: str) -> None:
     publish_examples(clockwf, db)
     paused = clockwf("pause", "nightly-report", "--note", "migration", "--db", db, "--now", NOW,
@@ -92,6 +94,7 @@ def test_pause_resume_delete_and_not_found(clockwf: Clockwf, db: str) -> None:
     assert clockwf("pause", "nope", "--db", db).code == 1
 
 
+@pytest.mark.slow
 def test_publish_is_all_or_nothing_and_names_the_failing_file(clockwf: Clockwf, db: str,
                                                               tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
@@ -120,6 +123,7 @@ def test_run_at_in_the_past_is_refused_at_publish(clockwf: Clockwf, db: str,
     assert refused.code == 1 and "past" in refused.err
 
 
+@pytest.mark.slow
 def test_tick_runs_explain_backfill_json(clockwf: Clockwf, db: str) -> None:
     publish_examples(clockwf, db)
     tick = clockwf("tick", "--db", db, "--now", "2027-03-14T07:00:30Z", "--format", "json")
@@ -162,6 +166,7 @@ def test_tick_runs_explain_backfill_json(clockwf: Clockwf, db: str) -> None:
     assert any(r["metadata"]["backfill"] for r in trig.json()["runs"])
 
 
+@pytest.mark.slow
 def test_emit_and_manual_runs(clockwf: Clockwf, db: str) -> None:
     publish_examples(clockwf, db)
     emitted = clockwf("emit", "invoice.created", "--id", "inv-7", "--payload", '{"n": 7}',
@@ -237,6 +242,7 @@ def test_unreachable_store_exits_3(clockwf: Clockwf) -> None:
     assert "cannot reach PostgreSQL at 127.0.0.1:1" in result.err
 
 
+@pytest.mark.slow
 def test_namespaces_do_not_see_each_other(clockwf: Clockwf, db: str) -> None:
     assert clockwf("publish", "--db", db, "--namespace", "team-a", "--now", NOW,
                    EXAMPLES[0]).code == 0

@@ -1,5 +1,5 @@
 """The daemon as a real process: on-time launches, wake-up on publish, sd_notify over a real
-datagram socket, a clean stop on SIGTERM (SPEC 6)."""
+datagram socket, a clean stop on SIGTERM (docs/design.md §9)."""
 
 from __future__ import annotations
 

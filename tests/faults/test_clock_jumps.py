@@ -1,4 +1,4 @@
-"""The wall clock jumping (SPEC 6, 9), on an injected clock driving a real in-process Daemon:
+"""The wall clock jumping (docs/design.md §9, §10), on an injected clock driving a real in-process Daemon:
 
 - back an hour between ticks: nothing is launched twice (the schedules' positions, not the
   clock, say what has run), and one ``clock.backward`` warning is logged for the jump;
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -198,12 +197,19 @@ def test_clock_forward_a_day_catches_up_by_policy(store: Store,
     assert len(counted) == 3 + (24 + 1 + 0) + 1 + 3
 
 
-def test_clock_forward_does_not_interrupt_a_running_run(store: Store) -> None:
+def test_clock_forward_does_not_interrupt_a_running_run(store: Store, tmp_path: Any) -> None:
     """A run executing while the wall clock jumps ahead (an NTP step, a resumed VM) is not
-    interrupted by its own daemon: its lease is renewed, not swept as expired."""
+    interrupted by its own daemon: its lease is renewed, not swept as expired.
+
+    The step runs until the test lets it finish, so the jump always happens mid-run; the test
+    waits for what it needs to have happened (the run started; its lease renewed on the new
+    clock) instead of sleeping."""
+    go = tmp_path / "go"
     t0 = datetime.now(UTC).replace(microsecond=0)
-    publish(store, t0 - timedelta(minutes=5),
-            recurring("slow", "* * * * *", "latest", steps="  - run: 'sleep 3'\n"))
+    publish(store, t0 - timedelta(minutes=5), recurring(
+        "slow", "* * * * *", "latest",
+        steps=f"  - run: 'for i in $(seq 1200); do [ -f {go} ] && exit 0; sleep 0.05; done; "
+              "exit 1'\n"))
     clock = FixedClock(t0)
     daemon = Daemon(store, clock=clock, options=DaemonOptions(
         execute=True, workers=1, lease_seconds=1.5, max_sleep=0.1))
@@ -212,12 +218,18 @@ def test_clock_forward_does_not_interrupt_a_running_run(store: Store) -> None:
     try:
         wait_for(lambda: [r for r in runs(store) if r["status"] == "running"], 30,
                  "the run to start")
-        time.sleep(0.6)
+        jumped = t0 + timedelta(days=1)
         clock.advance(timedelta(days=1))
+        renewed = wait_for(lambda: [r for r in runs(store) if r["lease_expires_at"] is not None
+                                    and r["lease_expires_at"] > jumped], 30,
+                           "a lease renewal on the new clock")
+        assert renewed[0]["status"] == "running"
+        go.touch()
         done = wait_for(lambda: [r for r in runs(store)
                                  if r["status"] not in ("queued", "running")], 30,
                         "the run to end")
     finally:
+        go.touch()
         daemon.stop()
         thread.join(timeout=60)
     assert done[0]["status"] == "succeeded", done[0]

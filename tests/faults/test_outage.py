@@ -1,4 +1,4 @@
-"""Store outages (SPEC 9): "a store that is unreachable or locked gets a clear message and exit 3
+"""Store outages (docs/design.md §10): "a store that is unreachable or locked gets a clear message and exit 3
 from the CLI, and a retry with backoff in the daemon, which then catches up by policy".
 
 - PostgreSQL stopped under a running daemon (a server of the test's own, initdb + pg_ctl in a

@@ -1,4 +1,4 @@
-"""Publishing is all or nothing (SPEC 4.2, issue 3 item 5): a publish that fails for any reason
+"""Publishing is all or nothing (docs/design.md §4.3, issue 3 item 5): a publish that fails for any reason
 leaves every table exactly as it was, including the previously published version and its
 schedule. Each kind of failure is checked against a full dump of the database, on SQLite and
 PostgreSQL:

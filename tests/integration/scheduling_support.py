@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,18 @@ def definition(wid: str, trigger: str, *, policy: str = "", steps: str | None = 
         body += "policy:\n" + textwrap.indent(textwrap.dedent(policy).strip(), "  ") + "\n"
     body += steps or "steps:\n  - run: 'true'\n"
     return body
+
+
+def poll_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``predicate`` until it is true (True) or ``timeout`` seconds pass (False): a wait
+    for something another thread or process does, with a generous deadline, never a sleep that
+    assumes it happened."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def publish_text(store: Store, text: str, now: datetime | str) -> list[lifecycle.Published]:

@@ -163,13 +163,17 @@ def test_a_run_executes_the_version_published_when_it_was_launched(
 
 
 def test_cwd_and_env(store: Store, executors: Callable[..., Executor], tmp_path: Path) -> None:
-    wid = publish_def(store, [{"run": "pwd; echo \"$REPORT_DIR $FROM_DAEMON\"",
-                               "cwd": str(tmp_path), "env": {"REPORT_DIR": "/var/reports"}}])
-    run_id = start(store, wid)
+    step = {"run": "pwd; echo \"$REPORT_DIR $FROM_DAEMON.\"", "cwd": str(tmp_path),
+            "env": {"REPORT_DIR": "/var/reports"}}
     ex = executors(environ={"FROM_DAEMON": "inherited", "PATH": os.environ["PATH"]})
+    run_id = start(store, publish_def(store, [step]))
     assert ex.execute(run_id) == "succeeded"
     assert attempts(store, run_id)[0]["output"] == \
-        f"{os.path.realpath(tmp_path)}\n/var/reports inherited\n"
+        f"{os.path.realpath(tmp_path)}\n/var/reports .\n"   # the daemon's is not inherited
+    run_id = start(store, publish_def(store, [{**step, "inherit_env": True}]))
+    assert ex.execute(run_id) == "succeeded"
+    assert attempts(store, run_id)[0]["output"] == \
+        f"{os.path.realpath(tmp_path)}\n/var/reports inherited.\n"
 
 
 def test_missing_cwd_fails_with_a_message(store: Store, executors: Callable[..., Executor],

@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 from executor_support import attempts, make_executor, publish_def, run_row, start
+from http_support import recording_server
 
 from clockwf.executor import Executor
+from clockwf.steps import send_http
 from clockwf.store import Store
 
 SECRET = "tok-9f8e7d6c5b4a"
@@ -41,8 +43,8 @@ class Server:
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    """/ok 200 (echoes the Authorization header), /fail 500, /slow answers after 5 s (or when
-    released), /redirect-ftp and /redirect-ok redirect."""
+    """/ok 200 (echoes the Authorization header), /fail 500, /slow answers only when released
+    (at the latest when the test ends), /redirect-ftp and /redirect-ok redirect."""
     state = Server("")
 
     class Handler(BaseHTTPRequestHandler):
@@ -52,7 +54,7 @@ def server() -> Iterator[Server]:
             state.requests.append(Seen(self.command, self.path, dict(self.headers), body))
             path = self.path.split("?")[0]
             if path == "/slow":
-                state.release.wait(5)
+                state.release.wait(120)
             if path == "/redirect-ftp":
                 self.send_response(302)
                 self.send_header("Location", "ftp://127.0.0.1/file")
@@ -177,9 +179,9 @@ def test_slow_answer_times_out(store: Store, server: Server, executor: Executor)
     wid = publish_def(store, [http_step(f"{server.url}/slow", timeout="1s",
                                         http={"timeout": "30s"})])
     run_id = start(store, wid)
-    began = time.monotonic()
+    # /slow never answers while the step runs: only the step's 1s timeout can end it.
     assert executor.execute(run_id) == "timed_out"
-    assert time.monotonic() - began < 4
+    assert len(server.requests) == 1
     [step] = attempts(store, run_id)
     assert step["status"] == "timed_out"
     assert step["error"] in (f"no complete answer from {server.url}/slow within 1s",
@@ -200,19 +202,49 @@ def test_connection_refused_fails_with_a_message(store: Store, executor: Executo
     assert step["error"] == f"cannot reach http://127.0.0.1:{port}/x: Connection refused"
 
 
-def test_redirects_stay_on_their_scheme(store: Store, executor: Executor,
-                                        server: Server) -> None:
-    ok = publish_def(store, [http_step(f"{server.url}/redirect-ok")])
-    run_id = start(store, ok)
-    assert executor.execute(run_id) == "succeeded"
-    assert [r.path for r in server.requests] == ["/redirect-ok", "/ok"]
-    bad = publish_def(store, [http_step(f"{server.url}/redirect-ftp")])
-    run_id = start(store, bad)
+def test_a_post_redirected_by_302_fails_instead_of_losing_its_body(
+        store: Store, executor: Executor, server: Server) -> None:
+    post = publish_def(store, [http_step(f"{server.url}/redirect-ok")])
+    run_id = start(store, post, {"invoice": 7})
+    assert executor.execute(run_id) == "failed"
+    assert [r.path for r in server.requests] == ["/redirect-ok"]   # /ok never got a GET
+    [step] = attempts(store, run_id)
+    assert (step["http_status"], step["error"]) == (
+        302, f"refused the HTTP 302 redirect to {server.url}/ok: following a 302 would resend "
+             "the POST as a GET without its body; only 307 and 308 keep the method and body "
+             f"(requested {server.url}/redirect-ok)")
+    get = publish_def(store, [http_step(f"{server.url}/redirect-ok", http={"method": "GET"})])
+    assert executor.execute(start(store, get)) == "succeeded"
+    assert [(r.method, r.path) for r in server.requests[1:]] == [("GET", "/redirect-ok"),
+                                                                 ("GET", "/ok")]
+    ftp = publish_def(store, [http_step(f"{server.url}/redirect-ftp", http={"method": "GET"})])
+    run_id = start(store, ftp)
     assert executor.execute(run_id) == "failed"
     [step] = attempts(store, run_id)
-    assert (step["http_status"], step["error"]) == \
-        (302, f"refused a redirect from http to ftp from {server.url}/redirect-ftp "
-              "(a 2xx answer is needed)")
+    assert (step["http_status"], step["error"]) == (
+        302, "refused the HTTP 302 redirect to ftp://127.0.0.1/file: only http and https are "
+             f"followed, not ftp (requested {server.url}/redirect-ftp)")
+
+
+def test_a_307_to_another_host_keeps_the_body_and_drops_the_secrets(
+        store: Store, executor: Executor) -> None:
+    with recording_server() as a, recording_server() as b:
+        a.routes["/hook"] = (307, f"{b.url}/final")
+        wid = publish_def(store, [http_step(
+            f"{a.url}/hook", http={"method": "PATCH", "headers": {
+                "Authorization": "Bearer ${env:TOKEN}", "X-Team": "reports"}})])
+        payload = {"invoice": 42, "note": "café"}
+        run_id = start(store, wid, payload)
+        assert executor.execute(run_id) == "succeeded"
+        [first], [final] = a.seen(), b.seen()
+    assert first.headers["authorization"] == f"Bearer {SECRET}"
+    assert (final.method, final.path, json.loads(final.body)) == ("PATCH", "/final", payload)
+    assert "authorization" not in final.headers
+    assert final.headers["x-team"] == "reports"
+    [step] = attempts(store, run_id)
+    assert (step["status"], step["http_status"]) == ("succeeded", 200)
+    for text in all_text(store, run_id):
+        assert SECRET not in text
 
 
 def test_missing_variable_fails_the_step(store: Store, server: Server,
@@ -238,9 +270,10 @@ def test_cancel_during_a_request(store: Store, server: Server, executor: Executo
     result: list[str] = []
     thread = threading.Thread(target=lambda: result.append(executor.execute(run_id)))
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not server.requests and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert server.requests, "the request never reached the server"   # cancel it mid-request
     runs.cancel_runs(store, [run_id], datetime.now(UTC))
     thread.join(10)
     assert result == ["cancelled"]
@@ -253,7 +286,7 @@ def test_cancel_during_a_request(store: Store, server: Server, executor: Executo
 def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """An HTTPS server on 127.0.0.1 with a fresh self-signed certificate: (url, cert file)."""
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a certificate")
+        pytest.fail("openssl is needed to make a certificate (Debian: openssl)")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
@@ -299,3 +332,30 @@ def test_tls_certificates_are_verified(store: Store, tls_server: tuple[str, Path
     run_id = start(store, wid)
     assert trusting.execute(run_id) == "succeeded"
     assert attempts(store, run_id)[0]["http_status"] == 204
+
+
+def test_send_http_verifies_with_a_given_ca_bundle(tls_server: tuple[str, Path]) -> None:
+    """The reusable request function: the default CAs refuse the self-signed server, the
+    server's own certificate as CA bundle accepts it, ``verify=False`` skips verification."""
+    url, cert = tls_server
+    assert send_http("POST", f"{url}/hook", body=b"{}", timeout=10).status == "failed"
+    assert send_http("POST", f"{url}/hook", body=b"{}", timeout=10,
+                     verify=str(cert)).http_status == 204
+    assert send_http("POST", f"{url}/hook", body=b"{}", timeout=10,
+                     verify=False).status == "succeeded"
+
+
+def test_send_http_resolves_at_send_time_and_never_sends_with_a_missing_variable(
+        server: Server) -> None:
+    outcome = send_http("POST", server.url + "/ok?k=${env:TOKEN}",
+                        headers={"Authorization": "Bearer ${env:TOKEN}"}, body=b"{}",
+                        environ={"TOKEN": SECRET}, timeout=10, where="alerts.hook")
+    assert (outcome.status, outcome.http_status) == ("succeeded", 200)
+    assert outcome.output == "status 200; auth=Bearer ***; got 2 bytes"
+    assert server.requests[0].headers["Authorization"] == f"Bearer {SECRET}"
+    missing = send_http("GET", server.url + "/ok", headers={"X-Key": "${env:NOPE_NOT_SET}"},
+                        environ={}, timeout=10, where="alerts.hook")
+    assert (missing.status, missing.retryable, missing.error) == (
+        "failed", False, "environment variable NOPE_NOT_SET is not set (referenced by "
+                         "alerts.hook.headers.X-Key)")
+    assert len(server.requests) == 1

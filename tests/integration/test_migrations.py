@@ -203,6 +203,7 @@ with open_store(sys.argv[1], check_schema=False) as store:
 """
 
 
+@pytest.mark.slow
 def test_concurrent_first_use_initialises_once(fresh_url: str, backend: str,
                                                race: Callable[..., list[str]]) -> None:
     chain = load_migrations(backend)

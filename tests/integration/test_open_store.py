@@ -48,7 +48,6 @@ def test_invalid_namespace_is_refused_before_opening(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres", "PostgreSQL"])
 def test_postgresql_schemes(scheme: str) -> None:
-    pytest.importorskip("psycopg")
     with pytest.raises(StoreUnavailable, match=r"cannot reach PostgreSQL at 127\.0\.0\.1:1/db"):
         open_store(f"{scheme}://u:pw@127.0.0.1:1/db")
 
@@ -61,6 +60,5 @@ def test_missing_postgres_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_malformed_postgresql_url() -> None:
-    pytest.importorskip("psycopg")
     with pytest.raises(InvalidInput, match="invalid PostgreSQL URL"):
         open_store("postgresql://u:pw@127.0.0.1/db?nosuchoption=1")

@@ -1,5 +1,5 @@
 """The scheduling core against both stores: one-time schedules, catch-up, idempotent re-ticks,
-backfill, pause/resume, overlap, events, manual runs, explain (SPEC 3.4, 4.3, 5)."""
+backfill, pause/resume, overlap, events, manual runs, explain (docs/design.md §2.5, §4.4, §6)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from scheduling_support import (
     drive,
     fire_keys,
     keys,
+    poll_until,
     publish_text,
     runs_of,
     skips,
@@ -304,20 +305,37 @@ def test_a_schedule_that_cannot_be_planned_does_not_block_the_others(
     assert any(p.startswith("bad: cannot be planned") for p in health.problems)
 
 
-def test_a_publish_racing_a_tick_never_moves_the_schedule_back(store: Store) -> None:
+def test_a_publish_racing_a_tick_never_moves_the_schedule_back(store: Store, backend: str,
+                                                              store_url: str) -> None:
     """The tick holds the schedule row from claim to commit; a publish (or pause) that comes
     meanwhile waits and then changes the row as the tick left it (review finding: on
-    PostgreSQL it used to write back the occurrence the tick had just handled)."""
+    PostgreSQL it used to write back the occurrence the tick had just handled).
+
+    The tick commits only once the publish is seen waiting for it (no sleep that assumes the
+    publisher got there in time): on PostgreSQL a backend of this database waiting on a lock;
+    on SQLite the publisher's BEGIN IMMEDIATE started (its whole transaction then follows the
+    tick's commit)."""
+    import sqlite3
     import threading
-    import time
 
     from clockwf.scheduler import TickReport, process
 
     text = definition("r", 'type: recurring\ncron: "0 * * * *"')
     publish_text(store, text, "2027-01-01T00:00:00Z")
     now = utc("2027-01-01T01:00:05Z")
-    claimed, published = threading.Event(), threading.Event()
+    claimed, published, waiting = threading.Event(), threading.Event(), threading.Event()
     errors: list[BaseException] = []
+    seen_waiting: list[bool] = []
+
+    def publish_is_waiting() -> bool:
+        if backend == "sqlite":
+            return waiting.wait(30)
+        import psycopg
+
+        with psycopg.connect(store_url, autocommit=True) as conn:
+            return poll_until(lambda: conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'").fetchone()[0] > 0, timeout=30)
 
     def ticker() -> None:
         try:
@@ -325,14 +343,19 @@ def test_a_publish_racing_a_tick_never_moves_the_schedule_back(store: Store) -> 
                 rows = tx.claim_due(now, 10)
                 process(tx, rows, now, None, TickReport(now))
                 claimed.set()
-                time.sleep(0.5)          # the publish is now waiting for this transaction
+                seen_waiting.append(publish_is_waiting())
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
             claimed.set()
 
     def publisher() -> None:
         try:
-            claimed.wait(10)
+            if backend == "sqlite":
+                conn = store._connection()  # type: ignore[attr-defined]  # this thread's
+                assert isinstance(conn, sqlite3.Connection)
+                conn.set_trace_callback(
+                    lambda sql: waiting.set() if sql.startswith("BEGIN IMMEDIATE") else None)
+            claimed.wait(30)
             publish_text(store, text.replace("steps:", "policy: {grace: 5m}\nsteps:"),
                          "2027-01-01T01:00:06Z")
         except BaseException as exc:  # pragma: no cover - reported below
@@ -345,6 +368,7 @@ def test_a_publish_racing_a_tick_never_moves_the_schedule_back(store: Store) -> 
     for t in threads:
         t.join(30)
     assert not errors, errors
+    assert seen_waiting == [True], "the publish never waited for the tick: no race was run"
     with store.read() as tx:
         sched = tx.get_schedule("r")
     assert sched is not None and sched["grace_s"] == 300            # the publish landed

@@ -76,7 +76,7 @@ def test_sqlite_read_only_store(tmp_path: Path, read_only: str) -> None:
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
-            pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+            pytest.fail("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
         prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search,-fowner"]
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     try:
@@ -117,7 +117,6 @@ def test_sqlite_missing_file_without_create(tmp_path: Path) -> None:
 
 
 def test_unreachable_postgresql_port() -> None:
-    pytest.importorskip("psycopg")
     with pytest.raises(StoreUnavailable) as info:
         open_store("postgresql://clockwf:s3cret@127.0.0.1:1/clockwf")
     message = str(info.value)

@@ -1,4 +1,4 @@
-"""Namespaces (SPEC 4.1): nothing in one namespace is visible from, or changed by, another."""
+"""Namespaces (docs/design.md §4.1): nothing in one namespace is visible from, or changed by, another."""
 
 from __future__ import annotations
 

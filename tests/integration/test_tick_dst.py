@@ -1,4 +1,4 @@
-"""`tick` across the DST days of 2027, against both stores (SPEC 3.2, 3.3, 5.2).
+"""`tick` across the DST days of 2027, against both stores (docs/design.md §2.2, §2.3, §3).
 
 Expectations are written by hand as UTC fire-key instants. New York: 2027-03-14 02:00 EST ->
 03:00 EDT (07:00Z), 2027-11-07 02:00 EDT -> 01:00 EST (06:00Z). Berlin: 2027-03-28 02:00 CET ->

@@ -1,4 +1,4 @@
-"""Fire times across DST changes and clock corrections (SPEC 3.2, 3.3), written by hand.
+"""Fire times across DST changes and clock corrections (docs/design.md §2.2, §2.3), written by hand.
 
 Every expectation is an ISO-8601 string with its offset, in the schedule's zone. Changes are
 tested in pairs (spring forward / fall back) for fixed-time and wildcard jobs and both ``dst``

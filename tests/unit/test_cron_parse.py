@@ -1,4 +1,4 @@
-"""The cron grammar of SPEC 3.1: what parses to which values, and every rejection.
+"""The cron grammar of docs/design.md §2.1: what parses to which values, and every rejection.
 
 Expected value sets and dates are written by hand; dates were checked against a calendar.
 """

@@ -8,10 +8,10 @@ three ways:
    in local wall time or being a documented gap shift; round trips through ``next_fires``,
    ``iter_fires(include_skipped=True)`` and ``prev_fire``;
 2. an oracle that replays cronie's scheduling loop (``cron.c``: virtual time, the four wake-up
-   kinds) minute by minute over real UTC time, with zoneinfo for the offsets and the SPEC 3.2/3.3
+   kinds) minute by minute over real UTC time, with zoneinfo for the offsets and the docs/design.md §2.2/§2.3
    rules where they refine cronie (a change of 3 h or more is a correction both ways; the
    ``dst`` choices);
-3. agreement with cronsim where SPEC 3.2 says cronsim is right.
+3. agreement with cronsim where docs/design.md §2.2 says cronsim is right.
 
 Hypothesis runs derandomized with a bounded number of examples, so CI is deterministic; set
 CLOCKWF_PROPERTY_EXAMPLES to explore with that many fresh random examples.
@@ -55,7 +55,7 @@ Y2100 = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-CLOCK_CORRECTION = 3 * 3600   # SPEC 3.2: a change of 3 h or more (not taken from the engine)
+CLOCK_CORRECTION = 3 * 3600   # docs/design.md §2.2: a change of 3 h or more (not taken from the engine)
 
 
 # -- expressions with their meaning ----------------------------------------------------------------
@@ -217,7 +217,7 @@ def cronie_fires(spec: Spec, zone_name: str, start: int, stop: int, gap: str,
                  fold: str) -> list[int]:
     """Fire instants (UTC seconds) in (start, stop] by replaying cronie's main loop once per
     real minute: timeRunning is the local minute now, virtualTime the last local minute whose
-    jobs ran. Differences from cron.c, all from SPEC 3.2/3.3: a change of 3 h or more (in either
+    jobs ran. Differences from cron.c, all from docs/design.md §2.2/§2.3: a change of 3 h or more (in either
     direction) is the 'large' case; every other forward change is the 'medium' case (cron.c runs
     wildcard jobs for skipped minutes when the change is under 6 minutes; tzdata has no such
     change after 1970 in any zone); ``gap: skip`` drops the fixed-time jobs of the
@@ -366,6 +366,7 @@ def check_invariants(spec: Spec, zone: str, start: int, gap: str, fold: str,
     assert nxt is not None and nxt.at.isoformat() == got[i].at.isoformat()
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(spec=specs(), data=st.data(), zone=st.sampled_from(ZONES),
        gap=st.sampled_from(["run_after", "skip"]), fold=st.sampled_from(["once", "twice"]))
@@ -516,7 +517,7 @@ def test_agrees_with_cronsim_where_the_spec_says_it_is_right(
     assert ours
     horizon = max(ours[-1:] + theirs[-1:])
     if zone != "UTC":
-        # SPEC 3.2: cronsim is wrong for a start inside a repeated hour and for changes of 3 h
+        # docs/design.md §2.2: cronsim is wrong for a start inside a repeated hour and for changes of 3 h
         # or more; cronsim_wildcard_trouble lists its other mistakes.
         assume(not in_repeated_time(zone, start))
         assume(not corrections_between(zone, start, horizon))
@@ -545,7 +546,7 @@ def test_agrees_with_cronsim_in_utc(spec: Spec, start: int) -> None:
 # cronie oracle.
 @pytest.mark.parametrize(("cron", "zone", "after", "expected"), [
     # Start in the second pass of a repeated hour: cronsim works on naive wall time and returns
-    # 2027-11-07T01:45:00-04:00, 25 minutes BEFORE the start (SPEC 3.2).
+    # 2027-11-07T01:45:00-04:00, 25 minutes BEFORE the start (docs/design.md §2.2).
     ("45 1 * * *", "America/New_York", "2027-11-07T01:10:00-05:00",
      ["2027-11-08T01:45:00-05:00", "2027-11-09T01:45:00-05:00"]),
     # A 3 h jump forward is a clock correction: the 03:30 is lost. cronsim shifts it to

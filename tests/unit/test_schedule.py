@@ -1,4 +1,4 @@
-"""The pure planning layer: which occurrences launch, which are skipped and why (SPEC 5.3)."""
+"""The pure planning layer: which occurrences launch, which are skipped and why (docs/design.md §6.2)."""
 
 from __future__ import annotations
 

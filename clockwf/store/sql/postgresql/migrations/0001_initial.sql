@@ -1,4 +1,4 @@
--- clockwf schema, migration 1: definitions, versions and schedule state (SPEC 4).
+-- clockwf schema, migration 1: definitions, versions and schedule state (docs/design.md §4).
 -- PostgreSQL dialect of sqlite/migrations/0001_initial.sql: same tables, columns and indexes.
 -- Times are timestamptz, flags boolean; JSON stays text so both stores behave the same.
 

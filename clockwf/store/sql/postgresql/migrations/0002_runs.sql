@@ -1,4 +1,4 @@
--- clockwf schema, migration 2: runs under unique fire keys, skipped occurrences, daemons (SPEC 5, 6).
+-- clockwf schema, migration 2: runs under unique fire keys, skipped occurrences, daemons (docs/design.md §6, §9).
 
 CREATE TABLE runs (
     run_id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -14,7 +14,7 @@ CREATE TABLE runs (
                                         'cancelled', 'interrupted')),
     serial            boolean NOT NULL DEFAULT false,  -- never runs beside another run of the workflow
     payload           text NOT NULL,           -- JSON
-    metadata          text NOT NULL,           -- JSON provenance (SPEC 5.2)
+    metadata          text NOT NULL,           -- JSON provenance (docs/design.md §3)
     created_at        timestamptz NOT NULL,
     started_at        timestamptz,
     finished_at       timestamptz,

@@ -1,4 +1,4 @@
--- clockwf schema, migration 3: step attempts of runs (SPEC 7).
+-- clockwf schema, migration 3: step attempts of runs (docs/design.md §8).
 
 CREATE TABLE run_steps (
     run_id        bigint NOT NULL,

@@ -1,4 +1,4 @@
--- clockwf schema, migration 1: definitions, versions and schedule state (SPEC 4).
+-- clockwf schema, migration 1: definitions, versions and schedule state (docs/design.md §4).
 -- Times are UTC text 'YYYY-MM-DDTHH:MM:SS.ffffffZ' (fixed width, so text order = time order),
 -- declared UTCTIME so the driver converts them. Booleans are 0/1.
 

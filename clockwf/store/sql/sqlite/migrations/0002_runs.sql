@@ -1,4 +1,4 @@
--- clockwf schema, migration 2: runs under unique fire keys, skipped occurrences, daemons (SPEC 5, 6).
+-- clockwf schema, migration 2: runs under unique fire keys, skipped occurrences, daemons (docs/design.md §6, §9).
 
 CREATE TABLE runs (
     run_id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -14,7 +14,7 @@ CREATE TABLE runs (
                                         'cancelled', 'interrupted')),
     serial            INTEGER NOT NULL DEFAULT 0,  -- 1: never runs beside another run of the workflow
     payload           TEXT NOT NULL,           -- JSON
-    metadata          TEXT NOT NULL,           -- JSON provenance (SPEC 5.2)
+    metadata          TEXT NOT NULL,           -- JSON provenance (docs/design.md §3)
     created_at        UTCTIME NOT NULL,
     started_at        UTCTIME,
     finished_at       UTCTIME,
