@@ -28,6 +28,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from clockwf.errors import ClockwfError
 from clockwf.notify.outbox import q_all, q_one
 from clockwf.store.base import Store
 
@@ -180,8 +181,8 @@ def serve(store: Store, address: str) -> ThreadingHTTPServer:
             try:
                 body = exposition(store)
                 code = 200
-            except Exception as exc:   # a store outage: say so, keep serving
-                body, code = f"clockwf: cannot read the store: {exc}\n".encode(), 503
+            except ClockwfError as exc:   # a store outage: say so, keep serving
+                body, code = f"clockwf: cannot read the store: {exc.message}\n".encode(), 503
             self.send_response(code)
             self.send_header("Content-Type", CONTENT_TYPE_LATEST)
             self.send_header("Content-Length", str(len(body)))

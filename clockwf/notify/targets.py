@@ -61,7 +61,10 @@ def send(target_text: str, label: str, body: bytes, notification_id: str, summar
     except MissingVariable as exc:
         return Sent(False, exc.message)
     except Exception as exc:   # a target must never take the delivery loop down
-        return Sent(False, secrets.redact(f"{label}: {type(exc).__name__}: {exc}"))
+        message = secrets.redact(f"{label}: {type(exc).__name__}: {exc}")
+        log.error("notify target failed unexpectedly: %s", message,   # no traceback: secrets
+                  extra={"action": "notify.target_error", "target": label})
+        return Sent(False, message)
 
 
 def _command(target: NotifyTarget, body: bytes, notification_id: str,
