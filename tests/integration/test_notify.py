@@ -61,6 +61,21 @@ def deliver_all(store: Store, at: datetime = T0 + timedelta(days=30)) -> list[An
                        limit=1000)
 
 
+def delivered_everywhere(store: Store, receiver: Receiver, out: Path) -> list[dict[str, Any]]:
+    """Deliver what is pending; the receiver and the command target got the same documents."""
+    outcomes = deliver_all(store)
+    assert outcomes and all(o.status == "delivered" for o in outcomes), outcomes
+    expected = sorted(n["id"] for n in notifications(store))
+    got = receiver.wait(len(expected))
+    assert sorted(r["body"]["id"] for r in got) == expected
+    assert all(r["headers"]["Idempotency-Key"] == r["body"]["id"] for r in got)
+    lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    assert sorted(n["id"] for n in lines) == expected
+    for body in lines:
+        jsonschema.validate(body, SCHEMA)
+    return lines
+
+
 def run_to_end(store: Store, wid: str) -> str:
     run_id = start(store, wid)
     return make_executor(store).execute(run_id)
@@ -141,6 +156,7 @@ def test_auto_pause_and_resume(store: Store, receiver: Receiver, tmp_path: Path)
     assert workflow["paused"] and schedule["status"] == "paused"
     assert "auto-paused after 2 consecutive failed runs" in workflow["pause_note"]
     assert [n["event"] for n in notifications(store)] == ["failed", "auto_paused"]
+    delivered_everywhere(store, receiver, tmp_path / "c")
     report = health(store, T0, overdue_after=timedelta(days=9999),
                     stale_after=timedelta(days=9999))
     assert any("breaks is paused: auto-paused" in p for p in report.problems)
@@ -179,6 +195,7 @@ def test_missed_once_per_workflow_per_tick_not_for_pause(store: Store, receiver:
     jsonschema.validate(found[0], SCHEMA)
     tick(store, T0 + timedelta(minutes=11, seconds=30))        # the same tick again: nothing
     assert len(notifications(store)) == 1
+    assert delivered_everywhere(store, receiver, out)[0]["count"] == 9
 
 
 def test_overdue_counted_from_first_publish_then_recovered(store: Store, receiver: Receiver,
@@ -193,6 +210,7 @@ def test_overdue_counted_from_first_publish_then_recovered(store: Store, receive
     assert [n["event"] for n in found] == ["overdue"]
     assert found[0]["expected_within"] == "1d2h" and "last_success_at" not in found[0]
     assert "first published" in found[0]["summary"]
+    delivered_everywhere(store, receiver, tmp_path / "c")
     assert run_to_end(store, wid) == "succeeded"
     assert sorted(n["event"] for n in notifications(store)) == ["overdue", "recovered"]
 
@@ -209,6 +227,7 @@ def test_slow_run(store: Store, receiver: Receiver, tmp_path: Path) -> None:
     assert check_expectations(store, T0 + timedelta(minutes=45)) == 0
     found = notifications(store)
     assert [(n["event"], n["run_id"]) for n in found] == [("slow", run_id)]
+    delivered_everywhere(store, receiver, tmp_path / "c")
 
 
 def test_failing_webhook_is_retried_then_reported_by_status(store: Store, receiver: Receiver,
@@ -335,3 +354,22 @@ def test_prune_keeps_what_is_still_to_deliver(store: Store, receiver: Receiver) 
     left = notifications(store)
     assert [n["run_id"] for n in left] == [second]
     assert [o.status for o in deliver_all(store)] == ["delivered", "delivered"]
+
+
+def test_hanging_webhook_is_retried_then_reported(store: Store, receiver: Receiver) -> None:
+    receiver.mode = "hang"
+    publish(store, {"id": "stuck", "notify": {"to": [{"webhook": {"url": receiver.url,
+                                                                  "timeout": "1s"}}]},
+                    "steps": [{"run": "exit 1"}]})
+    run_to_end(store, "stuck")
+    settings = Settings(attempts=2, backoff_s=30)
+    first = deliver_due(store, "d", lambda: T0, settings=settings)
+    assert [(o.status, o.attempts) for o in first] == [("pending", 1)]
+    assert "within 1s" in first[0].detail
+    second = deliver_due(store, "d", lambda: T0 + timedelta(seconds=31), settings=settings)
+    assert [(o.status, o.attempts) for o in second] == [("failed", 2)]
+    assert len(receiver.wait(2)) == 2
+    report = health(store, T0, overdue_after=timedelta(days=3650),
+                    stale_after=timedelta(days=3650))
+    assert any(f"notifications to webhook {receiver.url} are failing" in p
+               for p in report.problems), report.problems
