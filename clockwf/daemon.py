@@ -23,6 +23,7 @@ from typing import Any
 
 from clockwf.clock import Clock, SystemClock
 from clockwf.errors import ClockwfError, StoreUnavailable
+from clockwf.notify.service import AlertsService
 from clockwf.scheduler import DEFAULT_BATCH, TickReport, tick
 from clockwf.service import SdNotify, Service
 from clockwf.store.base import Store
@@ -63,6 +64,7 @@ class DaemonOptions:
     grace: float = 30.0
     exit_when_idle: bool = False
     run_for: float | None = None
+    metrics_listen: str | None = None    # host:port serving /metrics
 
 
 class _Backoff:
@@ -115,6 +117,8 @@ class Daemon:
         self.ticks = 0
         self.launched = 0
         self._ready = False
+        self._alerts = AlertsService(store, self.instance, self.clock.now,
+                                     metrics_listen=self.options.metrics_listen)
 
     # -- control ------------------------------------------------------------------------------
     def stop(self, *_: Any) -> None:
@@ -136,6 +140,7 @@ class Daemon:
     def run(self) -> int:
         log.info("daemon %s starting on %s (namespace %s)", self.instance, self.store.url,
                  self.store.ns, extra={"action": "daemon.started", "instance": self.instance})
+        self._alerts.start()
         if self.options.execute:
             self._start_executor()
         deadline = (time.monotonic() + self.options.run_for) if self.options.run_for else None
@@ -147,7 +152,10 @@ class Daemon:
                 if self._cycle_guarded(backoff):
                     break
         finally:
-            self.service.shutdown(f" after {self.ticks} ticks, {self.launched} runs launched")
+            try:
+                self.service.shutdown(f" after {self.ticks} ticks, {self.launched} runs launched")
+            finally:
+                self._alerts.stop()
         return 0
 
     def _cycle(self, backoff: _Backoff) -> bool:
@@ -157,8 +165,8 @@ class Daemon:
             self.service.ready(self._status(report))
             self._ready = True
         backoff.recovered(len(report.launched))
-        if self.options.exit_when_idle and self._idle():
-            log.info("nothing due and no run queued or running: exiting",
+        if self.options.exit_when_idle and self._idle() and self._alerts.idle():
+            log.info("nothing due, no run queued or running, no notification pending: exiting",
                      extra={"action": "daemon.idle_exit"})
             return True
         self._sleep_until_due()
@@ -191,9 +199,11 @@ class Daemon:
 
     def tick_once(self) -> TickReport:
         now = self.clock.now()
-        self._check_clock(now, time.monotonic())
+        mono = time.monotonic()
+        self._check_clock(now, mono)
         report = tick(self.store, now, instance=self.instance,
                       batch_size=self.options.batch_size)
+        self._alerts.ticked(report, time.monotonic() - mono)
         self.ticks += 1
         self.launched += len(report.launched)
         self.service.last_tick_at = now

@@ -16,6 +16,7 @@ from typing import Any
 
 from clockwf.errors import DefinitionInvalid, Diagnostic, InvalidInput, NotFound, Refused
 from clockwf.models import Definition, EventTrigger
+from clockwf.notify import outbox as notify_outbox
 from clockwf.schedule import (
     ScheduleSpec,
     first_after,
@@ -149,7 +150,7 @@ def publish_set(store: Store, reports: Sequence[FileReport], now: datetime, *,
             for row in gone:
                 wid = row["workflow_id"]
                 pruned.append(_delete_in(tx, wid, now) if prune == "delete"
-                              else _pause_in(tx, wid, now, note))
+                              else pause_in(tx, wid, now, note))
         tx.bump_changes()
     for item in out:
         log.info("%s %s version %d", item.status, item.workflow_id, item.version,
@@ -209,6 +210,7 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime, source: str | None
     tx.upsert_workflow(workflow_id=wid, name=definition.name, current_version=version,
                        trigger_type=definition.trigger_type, event_name=event, now=now,
                        published_from=source)
+    notify_outbox.on_publish(tx, definition, now)
     paused = bool(workflow and workflow["paused"])
     old = tx.get_schedule(wid, for_update=True)
     next_fire: datetime | None = None
@@ -260,16 +262,18 @@ def pause(store: Store, workflow_id: str, now: datetime, note: str | None = None
     """Stop the workflow's trigger (time and event); manual runs still start."""
     now = now.astimezone(UTC)
     with store.transaction() as tx:
-        change = _pause_in(tx, workflow_id, now, note)
+        change = pause_in(tx, workflow_id, now, note)
         if change.status != "paused":
             return change
-        tx.bump_changes()
     log.info("paused %s", workflow_id, extra={"action": "workflow.paused",
                                               "workflow_id": workflow_id})
     return change
 
 
-def _pause_in(tx: Tx, workflow_id: str, now: datetime, note: str | None) -> StateChange:
+def pause_in(tx: Tx, workflow_id: str, now: datetime, note: str | None) -> StateChange:
+    """Pause the workflow inside ``tx`` unless it is paused already (also the prune of a
+    directory publish, and the automatic pause of ``expect.pause_after_failures``, whose reason
+    is the note)."""
     workflow = _require(tx, workflow_id)
     if workflow["paused"]:
         return StateChange(workflow_id, "already paused")
@@ -280,6 +284,7 @@ def _pause_in(tx: Tx, workflow_id: str, now: datetime, note: str | None) -> Stat
                               next_nominal_at=schedule["next_nominal_at"],
                               next_kind=schedule["next_kind"],
                               next_fire_at=schedule["next_fire_at"], paused_at=now, now=now)
+    tx.bump_changes()
     return StateChange(workflow_id, "paused")
 
 
@@ -303,6 +308,7 @@ def _resume_in(tx: Tx, workflow_id: str, now: datetime) -> StateChange:
     if not workflow["paused"]:
         return StateChange(workflow_id, "not paused")
     tx.set_workflow_paused(workflow_id, paused=False, note=None, now=now)
+    notify_outbox.on_resume(tx, workflow_id, now)
     schedule = tx.get_schedule(workflow_id, for_update=True)
     skipped = 0
     next_fire = None

@@ -334,6 +334,124 @@ class Policy(_Model):
     overlap: Literal["allow", "skip", "queue_one", "cancel_previous"] = "allow"
 
 
+# -- notify and expect: who is told, and what the workflow is expected to do ----------------------
+
+NOTIFY_EVENTS: tuple[str, ...] = ("failed", "timed_out", "interrupted", "missed", "overdue",
+                                  "slow", "auto_paused", "recovered", "succeeded")
+NotifyEvent = Literal["failed", "timed_out", "interrupted", "missed", "overdue", "slow",
+                      "auto_paused", "recovered", "succeeded"]
+DEFAULT_NOTIFY_EVENTS: tuple[str, ...] = tuple(e for e in NOTIFY_EVENTS if e != "succeeded")
+_DEFAULT_ON: tuple[NotifyEvent, ...] = ("failed", "timed_out", "interrupted", "missed", "overdue",
+                                        "slow", "auto_paused", "recovered")
+
+
+class WebhookTarget(_Model):
+    """POST the notification JSON to a URL (the HTTP step's machinery: TLS, timeout)."""
+
+    url: str = Field(min_length=1, examples=["https://hooks.example.com/clockwf"])
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = Field(timedelta(seconds=10))
+
+    _url = field_validator("url")(lambda v: HttpSpec._url(v))
+    _headers = field_validator("headers")(lambda v: HttpSpec._headers(v))
+
+
+class CommandTarget(_Model):
+    """Run a shell command with the notification JSON on stdin."""
+
+    run: str = Field(min_length=1, description="Shell command, run by /bin/sh -c.")
+    timeout: Duration = Field(timedelta(seconds=30))
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class NotifyTarget(_Model):
+    """Exactly one of webhook, command or apprise."""
+
+    webhook: WebhookTarget | None = None
+    command: str | CommandTarget | None = Field(
+        None, description="A shell command (or {run, timeout, env}); the notification JSON "
+        "on stdin.")
+    apprise: str | None = Field(None, min_length=1, description="An Apprise URL "
+                                "(slack://, mailto://, ntfy://, json://...); needs "
+                                "clockwf[notify].")
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["webhook"]}, {"required": ["command"]}, {"required": ["apprise"]}]})
+
+    @model_validator(mode="after")
+    def _one(self) -> NotifyTarget:
+        given = [k for k in ("webhook", "command", "apprise") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise FieldProblem("a notify target has exactly one of webhook, command or apprise"
+                               + (f" (got {', '.join(given)})" if given else ""))
+        if isinstance(self.command, str) and not self.command.strip():
+            raise FieldProblem("command must not be empty", ("command",))
+        if isinstance(self.command, CommandTarget):
+            for name, value in self.command.env.items():
+                if not ENV_NAME_RE.match(name):
+                    raise FieldProblem(f"{name!r} is not a valid environment variable name",
+                                       ("command", "env", name))
+                _check_env_refs(value, ("command", "env", name))
+        if self.apprise is not None:
+            _check_env_refs(self.apprise, ("apprise",))
+            if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", ENV_REF_RE.sub("x", self.apprise)):
+                raise FieldProblem(f"{self.apprise!r} is not an Apprise URL such as "
+                                   "slack://TOKEN/#ops or json://host/path", ("apprise",))
+            if not _apprise_installed():
+                raise FieldProblem("apprise targets need the Apprise library, which is not "
+                                   "installed: pip install 'clockwf[notify]'", ("apprise",))
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "webhook" if self.webhook else "command" if self.command is not None \
+            else "apprise"
+
+
+def _apprise_installed() -> bool:
+    """Whether Apprise can be imported, without importing it (validate stays fast)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("apprise") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class Notify(_Model):
+    """Who is told about what (a workflow's own, or the namespace defaults)."""
+
+    on: list[NotifyEvent] = Field(default_factory=lambda: list(_DEFAULT_ON),
+                                  description="Events that notify; default: all but "
+                                  "succeeded.")
+    repeat: Literal["change", "every"] = Field(
+        "change", description="change: the first failure of a streak, then recovered; "
+        "every: each failure.")
+    to: list[NotifyTarget] = Field(default_factory=list, description="Targets; empty: the "
+                                   "namespace defaults (clockwf notify publish).")
+
+
+class Expect(_Model):
+    """What the workflow is expected to do; the tick checks it."""
+
+    success_within: Duration | None = Field(
+        None, description="overdue when no run succeeded for this long (counted from the "
+        "first publish when none ever has).")
+    finish_within: Duration | None = Field(
+        None, description="slow when a run is still running after this long.")
+    pause_after_failures: int | None = Field(
+        None, ge=1, le=10_000, description="Pause the trigger after this many consecutive "
+        "failed runs (auto_paused); resume clears it.")
+
+    @model_validator(mode="after")
+    def _positive(self) -> Expect:
+        for name in ("success_within", "finish_within"):
+            value = getattr(self, name)
+            if value is not None and value <= timedelta(0):
+                raise FieldProblem(f"{name} must be longer than 0", (name,))
+        return self
+
+
 class Definition(_Model):
     """A workflow definition: one per YAML file."""
 
@@ -346,6 +464,8 @@ class Definition(_Model):
     inherit_env: bool = Field(
         False, description="true: run steps inherit the daemon's whole environment (a step's "
         "own inherit_env wins).")
+    notify: Notify | None = Field(None, description="Alerts; absent: the namespace defaults.")
+    expect: Expect | None = None
     steps: list[Step] = Field(min_length=1)
 
     model_config = ConfigDict(title="clockwf workflow definition")

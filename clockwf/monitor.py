@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from clockwf.notify.outbox import failing_targets
 from clockwf.store.base import Row, Store
 from clockwf.timeutil import format_duration, iso_utc
 
@@ -73,6 +74,7 @@ def health(store: Store, now: datetime, *, overdue_after: timedelta,
         overdue_rows = tx.overdue_schedules(now, 1)
         troubled = tx.troubled_schedules(5)
         db_now = tx.db_now()
+        failing = failing_targets(tx)
     report = Health(now, daemons, counts.get("queued", 0), counts.get("running", 0),
                     overdue_rows[0] if overdue_rows else None, db_now=db_now)
     live = [d for d in daemons if d.get("stopped_at") is None]
@@ -85,6 +87,7 @@ def health(store: Store, now: datetime, *, overdue_after: timedelta,
             + (f" (last tick {iso_utc(last)})" if last else " (no daemon has ever ticked)"))
     for row in troubled:
         report.problems.append(f"{row['workflow_id']}: {row['status_reason']}")
+    report.problems.extend(failing)
     if report.overdue is not None:
         late = now - report.overdue["next_fire_at"]
         if late > overdue_after:

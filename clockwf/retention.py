@@ -23,7 +23,8 @@ log = logging.getLogger("clockwf.retention")
 class PruneReport:
     dry_run: bool
     before: datetime
-    deleted: dict[str, int]   # step_attempts, runs, skips, schedules (would be, when dry_run)
+    deleted: dict[str, int]   # step_attempts, runs, skips, schedules, notification_deliveries,
+                              # notifications (would be, when dry_run)
 
     def as_json(self) -> dict[str, Any]:
         return {"dry_run": self.dry_run, "before": iso_utc(self.before),

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clockwf.launcher import launch, time_run
+from clockwf.notify.outbox import expectations_for_tick, record_missed
 from clockwf.schedule import (
     Occurrence,
     Plan,
@@ -46,6 +47,7 @@ class TickReport:
     missed: list[str] = field(default_factory=list)
     schedules: int = 0
     cancel_requested: list[int] = field(default_factory=list)
+    notifications: int = 0      # written by the expect checks (overdue, slow)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -206,6 +208,7 @@ def write(tx: Tx, batch: Batch, now: datetime, report: TickReport) -> None:
         advances.append(advance_for(spec, p, last_key, last_at, now))
     if skips:
         tx.insert_skips(skips)
+    record_missed(tx, batch.owners, now)
     tx.advance_schedules(advances)
     report.schedules += len(batch.rows)
 
@@ -276,6 +279,7 @@ def tick(store: Store, now: datetime, *, instance: str | None = None,
     written and committed, the next is claimed and planned (see :func:`_tick_overlapped`)."""
     now = now.astimezone(UTC)
     report = TickReport(now)
+    report.notifications = expectations_for_tick(store, now)
     # Nothing due (the usual case): one index seek, no write transaction, no row locks.
     earliest = store.earliest_due()
     if earliest is None or earliest > now:

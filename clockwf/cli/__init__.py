@@ -24,6 +24,7 @@ from clockwf.cli import workflows as _workflows  # noqa: F401  isort: skip
 from clockwf.cli import runs as _runs  # noqa: F401  isort: skip
 from clockwf.cli import scheduling as _scheduling  # noqa: F401  isort: skip
 from clockwf.cli import worker as _worker  # noqa: F401  isort: skip
+from clockwf.cli import notify as _notify  # noqa: F401  isort: skip
 from clockwf.cli import db as _db  # noqa: F401  isort: skip
 from clockwf.cli import imports as _imports  # noqa: F401  isort: skip
 

@@ -90,12 +90,18 @@ def schema(
         "--payload", help="The schema of the WorkflowClockTrigger.v1 payload that "
                           "time-triggered runs receive, instead of the definition file's.")
     ] = False,
+    notification: Annotated[bool, typer.Option(
+        "--notification", help="The schema of the clockwf.Notification.v1 document that "
+                               "notify targets receive.")] = False,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", dir_okay=False, help="Write the schema to this file instead of "
                                                "standard output.")] = None,
 ) -> None:
     """Print the JSON Schema of a definition file (for editors and CI)."""
-    text = render.json_text(payload_schema() if payload else definition_schema())
+    from clockwf.notify.body import notification_schema
+
+    text = render.json_text(notification_schema() if notification else payload_schema()
+                            if payload else definition_schema())
     if output is None:
         sys.stdout.write(text)
         return

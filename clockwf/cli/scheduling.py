@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated
 
@@ -95,6 +96,9 @@ def daemon(
         "running (demos and batch jobs).")] = False,
     run_for: Annotated[str | None, typer.Option(
         "--run-for", help="Exit after this long (demos and tests).")] = None,
+    metrics_listen: Annotated[str | None, typer.Option(
+        "--metrics-listen", envvar="CLOCKWF_METRICS_LISTEN",
+        help="Serve Prometheus metrics on host:port/metrics (e.g. 127.0.0.1:9464).")] = None,
     log_format: Annotated[LogFormat, typer.Option("--log-format", envvar="CLOCKWF_LOG_FORMAT",
                                                   help="human or json lines.")] = LogFormat.human,
     log_level: Annotated[str, typer.Option("--log-level", envvar="CLOCKWF_LOG_LEVEL",
@@ -108,12 +112,18 @@ def daemon(
     """
     from clockwf.daemon import Daemon, DaemonOptions, store_connections
 
+    if metrics_listen is not None and not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}",
+                                                       metrics_listen):
+        raise typer.BadParameter(f"{metrics_listen!r} is not host:port (127.0.0.1:9464)",
+                                 param_hint="--metrics-listen")
+
     logs.setup(log_format.value, log_level)
     options = DaemonOptions(
         max_sleep=_duration(max_sleep, "--max-sleep"), batch_size=batch,
         execute=not no_execute, workers=workers, lease_seconds=_duration(lease, "--lease"),
         grace=_duration(grace, "--grace"), exit_when_idle=exit_when_idle,
         run_for=_duration(run_for, "--run-for") if run_for else None,
+        metrics_listen=metrics_listen,
     )
     with open_store(db, namespace, pool_size=store_connections(workers, not no_execute),
                     application_name="clockwf-daemon") as store:

@@ -72,6 +72,7 @@ def _workflow_json(row: Row) -> dict[str, Any]:
         "next_fire_at": iso(_next_fire(row)),
         "schedule_status": row.get("schedule_status"),
         "published_from": row.get("published_from"),
+        "paused_note": row.get("pause_note"),
     }
 
 
@@ -262,6 +263,9 @@ def list_(
             f" / {r['schedule_status']}" if r.get("schedule_status") else ""),
             trigger_label(r), r["current_version"], _when(nxt, at), r.get("published_from")))
     render.table(None, ["workflow", "status", "trigger", "version", "next fire", "from"], table)
+    for r in rows:
+        if r.get("paused") and r.get("pause_note"):
+            render.text(f"{r['workflow_id']} paused: {r['pause_note']}")
 
 
 @app.command()

@@ -17,6 +17,7 @@ from clockwf.clock import Clock
 from clockwf.errors import ClockwfError, StoreUnavailable
 from clockwf.lifecycle import load_definition
 from clockwf.models import Definition
+from clockwf.notify.outbox import record_run_outcome
 from clockwf.steps import INTERRUPTED, SUCCEEDED, StepOutcome
 from clockwf.store.base import Row, Store, Tx
 
@@ -107,9 +108,13 @@ class Ledger:
     # -- the run -------------------------------------------------------------------------------
     def finish_run(self, tx: Tx, run_id: int, status: str, error: str | None) -> bool:
         """THE place where the executor writes a run's final status, inside ``tx``; False
-        when the run is not ours any more (nothing written)."""
-        return tx.finish_run(run_id, owner=self.owner, status=status, error=error,
-                             now=self.clock.now())
+        when the run is not ours any more (nothing written). The notifications the outcome
+        calls for are written in the same transaction (docs/alerts.md)."""
+        now = self.clock.now()
+        finished = tx.finish_run(run_id, owner=self.owner, status=status, error=error, now=now)
+        if finished:
+            record_run_outcome(tx, [run_id], now)
+        return finished
 
     def finish(self, run_id: int, status: str, error: str | None) -> bool:
         """:meth:`finish_run` in a transaction of its own, retried through an outage."""
@@ -155,8 +160,12 @@ class Ledger:
 
     def expire_leases(self, tx: Tx) -> list[int]:
         """Runs whose executor stopped renewing their lease end ``interrupted`` (the other
-        place a run's final status is written, for runs of a dead executor)."""
-        return tx.expire_leases()
+        place a run's final status is written, for runs of a dead executor), with their
+        notifications in the same transaction."""
+        ids = tx.expire_leases()
+        if ids:
+            record_run_outcome(tx, ids, self.clock.now())
+        return ids
 
     def renew_and_read(self, ids: list[int], renew: bool) -> dict[int, Row | None]:
         """Renew the leases of ``ids`` (when ``renew``) and read the runs back."""

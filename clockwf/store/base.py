@@ -315,7 +315,8 @@ class Tx(abc.ABC):
         """Delete finished runs (and their step attempts), skip records and completed or missed
         one-time schedules older than ``before``; never a queued or running run. Age is
         finished_at for runs, scheduled_until for skips, updated_at for schedules. Returns
-        counts per kind, keys step_attempts, runs, skips, schedules (what would be deleted when
+        counts per kind, keys step_attempts, runs, skips, schedules, notification_deliveries,
+        notifications (notifications whose deliveries have all ended) (what would be deleted when
         ``dry_run``)."""
 
 

@@ -267,8 +267,9 @@ class SqlTx(Tx):
 
     def finish_run(self, run_id: int, *, owner: str | None, status: str, error: str | None,
                    now: datetime) -> bool:
-        return self.db.execute("finish_run", self._p(run_id=run_id, owner=owner, status=status,
-                                                     error=error, now=now)) > 0
+        finished = self.db.execute("finish_run", self._p(run_id=run_id, owner=owner,
+                                                         status=status, error=error, now=now))
+        return finished > 0
 
     def release_run(self, run_id: int, *, owner: str) -> bool:
         return self.db.execute("release_run", self._p(run_id=run_id, owner=owner)) > 0
@@ -313,5 +314,7 @@ class SqlTx(Tx):
 
 
 PRUNE_QUERIES = (("step_attempts", "prune_step_attempts"), ("runs", "prune_runs"),
-                 ("skips", "prune_skips"), ("schedules", "prune_schedules"))
+                 ("skips", "prune_skips"), ("schedules", "prune_schedules"),
+                 ("notification_deliveries", "prune_notification_deliveries"),
+                 ("notifications", "prune_notifications"))
 PRUNE_KINDS = tuple(kind for kind, _ in PRUNE_QUERIES)

@@ -43,7 +43,7 @@ def test_publish_list_show_json_shapes(clockwf: Clockwf, db: str) -> None:
     assert [w["workflow_id"] for w in listed] == sorted(w["workflow_id"] for w in listed)
     for w in listed:
         assert set(w) == {"workflow_id", "status", "trigger_type", "version", "next_fire_at",
-                          "schedule_status", "published_from"}
+                          "schedule_status", "published_from", "paused_note"}
     kinds = {w["workflow_id"]: (w["trigger_type"], w["schedule_status"]) for w in listed}
     assert kinds["invoice-created"] == ("event", None)
     assert kinds["manual-cleanup"] == ("manual", None)

@@ -41,7 +41,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ("README.md", "docs/format.md")
 DEFINITION_KEYS = {"id", "name", "description", "trigger", "policy", "payload_schema_mode",
-                   "steps"}
+                   "steps", "notify", "expect"}
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 
 

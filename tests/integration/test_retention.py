@@ -46,7 +46,8 @@ def test_prune_dry_run_then_for_real(store: Store) -> None:
     dry = prune(store, older_than=timedelta(days=30), now=NOW, dry_run=True)
     assert dry.as_json() == {"dry_run": True, "before": "2027-05-02T12:00:00Z",
                              "deleted": {"step_attempts": 1, "runs": 1, "skips": 0,
-                                         "schedules": 0}}
+                                         "schedules": 0, "notification_deliveries": 0,
+                                         "notifications": 0}}
     with store.read() as tx:
         assert tx.get_run(ids["old-done"]) is not None   # a dry run deletes nothing
     done = prune(store, older_than=timedelta(days=30), now=NOW)
@@ -74,7 +75,8 @@ def test_prune_command_json(store: Store, store_url: str, namespace: str,
     assert main(args) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc == {"dry_run": False, "before": "2027-05-02T12:00:00Z",
-                   "deleted": {"step_attempts": 1, "runs": 1, "skips": 0, "schedules": 0}}
+                   "deleted": {"step_attempts": 1, "runs": 1, "skips": 0, "schedules": 0,
+                               "notification_deliveries": 0, "notifications": 0}}
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["deleted"]["runs"] == 0
     assert main(["prune", "--older-than", "soon", "--db", store_url]) == 2

@@ -662,7 +662,8 @@ def test_prune_never_touches_unfinished_runs(store: Store) -> None:
     with store.transaction() as tx:
         planned = tx.prune(before=at(150), dry_run=True)
         assert tx.get_run(old_done) is not None
-    assert planned == {"step_attempts": 1, "runs": 1, "skips": 2, "schedules": 1}
+    assert planned == {"step_attempts": 1, "runs": 1, "skips": 2, "schedules": 1,
+                       "notification_deliveries": 0, "notifications": 0}
     with store.transaction() as tx:
         assert tx.prune(before=at(150), dry_run=False) == planned
         assert tx.prune(before=at(150), dry_run=False) == dict.fromkeys(planned, 0)

@@ -67,7 +67,10 @@ def test_every_table_is_keyed_by_namespace(store: Store) -> None:
     confined to it (a new table without one fails here)."""
     tables = schema_tables(store.backend) - {"clockwf_migrations"}
     assert tables == {"workflows", "workflow_versions", "schedules", "change_counters", "runs",
-                      "skipped_occurrences", "daemons", "run_steps"}
+                      "skipped_occurrences", "daemons", "run_steps",
+                      # alerts
+                      "workflow_health", "notify_defaults", "notifications",
+                      "notification_deliveries"}
     with store.read() as tx:
         db = tx.db  # type: ignore[attr-defined]
         assert tables <= {r["name"] for r in db.all("existing_tables", {})}
@@ -110,7 +113,8 @@ def test_nothing_crosses_namespaces(open_stores: Callable[..., Store]) -> None:
         assert tx.list_daemons() == [] and tx.run_status_counts() == {}
         assert tx.list_step_attempts(runs["running"]) == []
         assert tx.prune(before=FAR, dry_run=True) == dict.fromkeys(
-            ("step_attempts", "runs", "skips", "schedules"), 0)
+            ("step_attempts", "runs", "skips", "schedules", "notification_deliveries",
+             "notifications"), 0)
         # ... and nothing is changed from there
         assert not tx.set_workflow_paused("wf", paused=True, note=None, now=T0)
         assert not tx.set_schedule_state("wf", status="paused", status_reason=None,
@@ -130,7 +134,8 @@ def test_nothing_crosses_namespaces(open_stores: Callable[..., Store]) -> None:
                                http_status=None, output=None, error=None)
         tx.mark_daemon_stopped("d1", T0)
         assert tx.prune(before=FAR, dry_run=False) == dict.fromkeys(
-            ("step_attempts", "runs", "skips", "schedules"), 0)
+            ("step_attempts", "runs", "skips", "schedules", "notification_deliveries",
+             "notifications"), 0)
         # the same names and keys are free in this namespace
         tx.upsert_workflow(workflow_id="wf", name="theirs", current_version=7,
                            trigger_type="manual", event_name=None, now=T0)

@@ -463,6 +463,182 @@ SELECT * FROM run_steps WHERE namespace = %(ns)s AND run_id = %(run_id)s
 ORDER BY step_index, attempt
 
 -- ---------------------------------------------------------------------------------------------
+-- alerts (notify, expect, the notification outbox): clockwf.notify
+
+-- name: alerts_get_health
+SELECT * FROM workflow_health WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
+
+-- name: alerts_publish_health
+INSERT INTO workflow_health (namespace, workflow_id, notify, success_within_s, finish_within_s,
+                             pause_after_failures, first_published_at, overdue_at, updated_at)
+VALUES (%(ns)s, %(workflow_id)s, %(notify)s, %(success_within_s)s, %(finish_within_s)s, %(pause_after_failures)s,
+        %(now)s, %(overdue_at)s, %(now)s)
+ON CONFLICT (namespace, workflow_id) DO UPDATE SET
+    notify = excluded.notify,
+    success_within_s = excluded.success_within_s,
+    finish_within_s = excluded.finish_within_s,
+    pause_after_failures = excluded.pause_after_failures,
+    overdue_at = excluded.overdue_at,
+    updated_at = excluded.updated_at
+
+-- name: alerts_update_health
+UPDATE workflow_health
+SET last_success_at = %(last_success_at)s, last_failure_at = %(last_failure_at)s,
+    consecutive_failures = %(consecutive_failures)s, failing = %(failing)s, overdue = %(overdue)s,
+    overdue_at = %(overdue_at)s, auto_paused_at = %(auto_paused_at)s,
+    auto_pause_reason = %(auto_pause_reason)s, updated_at = %(now)s
+WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
+
+-- name: alerts_health_of
+SELECT * FROM workflow_health
+WHERE namespace = %(ns)s AND workflow_id = ANY(%(workflow_ids)s::text[])
+
+-- name: alerts_expectations_due
+-- One statement on every tick: is any workflow overdue, or any run slow, not yet alerted?
+SELECT EXISTS (SELECT 1 FROM workflow_health AS o
+               WHERE o.namespace = %(ns)s AND o.overdue_at IS NOT NULL AND o.overdue_at <= %(now)s
+                 AND EXISTS (SELECT 1 FROM workflows AS w WHERE w.namespace = o.namespace
+                             AND w.workflow_id = o.workflow_id AND NOT w.paused))
+    OR EXISTS (SELECT 1 FROM runs AS r
+               JOIN workflow_health AS h
+                 ON h.namespace = r.namespace AND h.workflow_id = r.workflow_id
+               WHERE r.namespace = %(ns)s AND r.status = 'running'
+                 AND h.finish_within_s IS NOT NULL
+                 AND r.run_id > coalesce(h.slow_run_id, 0)
+                 AND r.started_at + make_interval(secs => h.finish_within_s)
+                     <= %(now)s) AS due
+
+-- name: alerts_claim_overdue
+-- Each overdue workflow once: the statement that alerts it also clears overdue_at. Paused and
+-- deleted workflows are not overdue (resume starts the clock again).
+UPDATE workflow_health SET overdue_at = NULL, overdue = true, updated_at = %(now)s
+WHERE namespace = %(ns)s AND overdue_at IS NOT NULL AND overdue_at <= %(now)s
+  AND EXISTS (SELECT 1 FROM workflows AS w WHERE w.namespace = workflow_health.namespace
+              AND w.workflow_id = workflow_health.workflow_id AND NOT w.paused)
+RETURNING *
+
+-- name: alerts_slow_runs
+SELECT r.run_id, r.workflow_id, r.fire_key, r.started_at, h.finish_within_s
+FROM runs AS r
+JOIN workflow_health AS h ON h.namespace = r.namespace AND h.workflow_id = r.workflow_id
+WHERE r.namespace = %(ns)s AND r.status = 'running' AND h.finish_within_s IS NOT NULL
+  AND r.run_id > coalesce(h.slow_run_id, 0)
+  AND r.started_at + make_interval(secs => h.finish_within_s) <= %(now)s
+ORDER BY r.run_id
+
+-- name: alerts_mark_slow
+UPDATE workflow_health SET slow_run_id = %(run_id)s
+WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s AND coalesce(slow_run_id, 0) < %(run_id)s
+
+-- name: alerts_get_defaults
+SELECT * FROM notify_defaults WHERE namespace = %(ns)s
+
+-- name: alerts_put_defaults
+INSERT INTO notify_defaults (namespace, notify, content_hash, source, source_path, published_at)
+VALUES (%(ns)s, %(notify)s, %(content_hash)s, %(source)s, %(source_path)s, %(now)s)
+ON CONFLICT (namespace) DO UPDATE SET
+    notify = excluded.notify, content_hash = excluded.content_hash, source = excluded.source,
+    source_path = excluded.source_path, published_at = excluded.published_at
+
+-- name: alerts_insert_notification
+INSERT INTO notifications (namespace, id, event, workflow_id, run_id, body, created_at)
+VALUES (%(ns)s, %(id)s, %(event)s, %(workflow_id)s, %(run_id)s, %(body)s, %(now)s)
+ON CONFLICT (namespace, id) DO NOTHING
+RETURNING id
+
+-- name: alerts_insert_delivery
+INSERT INTO notification_deliveries (namespace, notification_id, target_index, target,
+                                     target_label, status, next_attempt_at)
+VALUES (%(ns)s, %(notification_id)s, %(target_index)s, %(target)s, %(target_label)s, 'pending', %(now)s)
+ON CONFLICT (namespace, notification_id, target_index) DO NOTHING
+
+-- name: alerts_claim_deliveries
+-- Due pending deliveries, each held until %(lease_until)s (then due again: a daemon that died
+-- while sending leaves it to the next one).
+UPDATE notification_deliveries
+SET next_attempt_at = %(lease_until)s, lease_owner = %(owner)s, attempts = attempts + 1
+WHERE (namespace, notification_id, target_index) IN (
+    SELECT namespace, notification_id, target_index FROM notification_deliveries
+    WHERE namespace = %(ns)s AND status = 'pending' AND next_attempt_at <= %(now)s
+      AND (%(only_id)s::text IS NULL OR notification_id = %(only_id)s::text)
+    ORDER BY next_attempt_at LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED)
+RETURNING notification_id, target_index, target, target_label, attempts
+
+-- name: alerts_bodies
+SELECT id, body FROM notifications
+WHERE namespace = %(ns)s AND id = ANY(%(ids)s::text[])
+
+-- name: alerts_finish_delivery
+UPDATE notification_deliveries
+SET status = %(status)s, next_attempt_at = %(next_attempt_at)s, last_error = %(last_error)s,
+    finished_at = %(finished_at)s, lease_owner = NULL
+WHERE namespace = %(ns)s AND notification_id = %(notification_id)s AND target_index = %(target_index)s
+  AND status = 'pending' AND lease_owner = %(owner)s
+
+-- name: alerts_next_delivery
+SELECT next_attempt_at FROM notification_deliveries
+WHERE namespace = %(ns)s AND status = 'pending' ORDER BY next_attempt_at LIMIT 1
+
+-- name: alerts_delivery_counts
+SELECT
+    (SELECT count(*) FROM notification_deliveries
+     WHERE namespace = %(ns)s AND status = 'pending') AS pending,
+    (SELECT count(*) FROM notification_deliveries AS d
+     WHERE d.namespace = %(ns)s AND d.status = 'failed'
+       AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS o
+                       WHERE o.namespace = d.namespace AND o.target_label = d.target_label
+                         AND o.status = 'delivered' AND o.finished_at > d.finished_at)) AS failed
+
+-- name: alerts_failing_targets
+-- Targets whose latest finished delivery failed (a later success clears them).
+SELECT d.target_label, d.last_error, d.finished_at, d.notification_id, d.attempts
+FROM notification_deliveries AS d
+WHERE d.namespace = %(ns)s AND d.status = 'failed'
+  AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS o
+                  WHERE o.namespace = d.namespace AND o.target_label = d.target_label
+                    AND o.status IN ('delivered', 'failed') AND o.finished_at > d.finished_at)
+ORDER BY d.finished_at DESC
+
+-- name: alerts_auto_paused
+SELECT h.workflow_id, h.auto_pause_reason, h.auto_paused_at
+FROM workflow_health AS h
+JOIN workflows AS w ON w.namespace = h.namespace AND w.workflow_id = h.workflow_id
+WHERE h.namespace = %(ns)s AND h.auto_paused_at IS NOT NULL AND w.paused
+ORDER BY h.workflow_id
+
+-- name: alerts_list_notifications
+SELECT n.id, n.event, n.workflow_id, n.run_id, n.created_at,
+       (SELECT count(*) FROM notification_deliveries AS d
+        WHERE d.namespace = n.namespace AND d.notification_id = n.id) AS targets,
+       (SELECT count(*) FROM notification_deliveries AS d
+        WHERE d.namespace = n.namespace AND d.notification_id = n.id
+          AND d.status = 'delivered') AS delivered,
+       (SELECT count(*) FROM notification_deliveries AS d
+        WHERE d.namespace = n.namespace AND d.notification_id = n.id
+          AND d.status = 'failed') AS failed
+FROM notifications AS n
+WHERE n.namespace = %(ns)s AND (%(workflow_id)s::text IS NULL OR n.workflow_id = %(workflow_id)s::text)
+ORDER BY n.created_at DESC, n.id
+LIMIT %(limit)s
+
+-- name: alerts_get_notification
+SELECT * FROM notifications WHERE namespace = %(ns)s AND id = %(id)s
+
+-- name: alerts_deliveries_of
+SELECT * FROM notification_deliveries
+WHERE namespace = %(ns)s AND notification_id = %(id)s ORDER BY target_index
+
+-- name: alerts_metrics_workflows
+SELECT w.workflow_id, w.paused, h.last_success_at, h.consecutive_failures,
+       h.first_published_at, h.success_within_s, s.status AS schedule_status, s.next_fire_at
+FROM workflows AS w
+LEFT JOIN workflow_health AS h ON h.namespace = w.namespace AND h.workflow_id = w.workflow_id
+LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
+WHERE w.namespace = %(ns)s
+ORDER BY w.workflow_id
+
+-- ---------------------------------------------------------------------------------------------
 -- prune: finished runs by finished_at, skips by their last occurrence, one-time schedules that
 -- completed or were missed by updated_at. Never a queued or running run.
 
@@ -478,7 +654,36 @@ SELECT
     (SELECT count(*) FROM skipped_occurrences
      WHERE namespace = %(ns)s AND scheduled_until < %(before)s) AS skips,
     (SELECT count(*) FROM schedules WHERE namespace = %(ns)s AND trigger_type = 'schedule'
-       AND status IN ('completed', 'missed') AND updated_at < %(before)s) AS schedules
+       AND status IN ('completed', 'missed') AND updated_at < %(before)s) AS schedules,
+    -- alerts: notifications older than :before whose every delivery has ended
+    (SELECT count(*) FROM notification_deliveries AS d
+     JOIN notifications AS n ON n.namespace = d.namespace AND n.id = d.notification_id
+     WHERE d.namespace = %(ns)s AND n.created_at < %(before)s
+       AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                       WHERE p.namespace = n.namespace AND p.notification_id = n.id
+                         AND p.status = 'pending')) AS notification_deliveries,
+    (SELECT count(*) FROM notifications AS n
+     WHERE n.namespace = %(ns)s AND n.created_at < %(before)s
+       AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                       WHERE p.namespace = n.namespace AND p.notification_id = n.id
+                         AND p.status = 'pending')) AS notifications
+
+-- name: prune_notification_deliveries
+-- alerts: the deliveries of notifications older than :before, once none is pending.
+DELETE FROM notification_deliveries
+WHERE namespace = %(ns)s AND notification_id IN (
+    SELECT n.id FROM notifications AS n
+    WHERE n.namespace = %(ns)s AND n.created_at < %(before)s
+      AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                      WHERE p.namespace = n.namespace AND p.notification_id = n.id
+                        AND p.status = 'pending'))
+
+-- name: prune_notifications
+-- alerts: notifications older than :before that have no delivery left (see above).
+DELETE FROM notifications AS n
+WHERE n.namespace = %(ns)s AND n.created_at < %(before)s
+  AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                  WHERE p.namespace = n.namespace AND p.notification_id = n.id)
 
 -- name: prune_step_attempts
 DELETE FROM run_steps

@@ -429,6 +429,180 @@ SELECT * FROM run_steps WHERE namespace = :ns AND run_id = :run_id
 ORDER BY step_index, attempt
 
 -- ---------------------------------------------------------------------------------------------
+-- alerts (notify, expect, the notification outbox): clockwf.notify
+
+-- name: alerts_get_health
+SELECT * FROM workflow_health WHERE namespace = :ns AND workflow_id = :workflow_id
+
+-- name: alerts_publish_health
+INSERT INTO workflow_health (namespace, workflow_id, notify, success_within_s, finish_within_s,
+                             pause_after_failures, first_published_at, overdue_at, updated_at)
+VALUES (:ns, :workflow_id, :notify, :success_within_s, :finish_within_s, :pause_after_failures,
+        :now, :overdue_at, :now)
+ON CONFLICT (namespace, workflow_id) DO UPDATE SET
+    notify = excluded.notify,
+    success_within_s = excluded.success_within_s,
+    finish_within_s = excluded.finish_within_s,
+    pause_after_failures = excluded.pause_after_failures,
+    overdue_at = excluded.overdue_at,
+    updated_at = excluded.updated_at
+
+-- name: alerts_update_health
+UPDATE workflow_health
+SET last_success_at = :last_success_at, last_failure_at = :last_failure_at,
+    consecutive_failures = :consecutive_failures, failing = :failing, overdue = :overdue,
+    overdue_at = :overdue_at, auto_paused_at = :auto_paused_at,
+    auto_pause_reason = :auto_pause_reason, updated_at = :now
+WHERE namespace = :ns AND workflow_id = :workflow_id
+
+-- name: alerts_health_of
+SELECT * FROM workflow_health
+WHERE namespace = :ns AND workflow_id IN (SELECT value FROM json_each(:workflow_ids))
+
+-- name: alerts_expectations_due
+-- One statement on every tick: is any workflow overdue, or any run slow, not yet alerted?
+SELECT EXISTS (SELECT 1 FROM workflow_health AS o INDEXED BY workflow_health_overdue
+               WHERE o.namespace = :ns AND o.overdue_at IS NOT NULL AND o.overdue_at <= :now
+                 AND EXISTS (SELECT 1 FROM workflows AS w WHERE w.namespace = o.namespace
+                             AND w.workflow_id = o.workflow_id AND NOT w.paused))
+    OR EXISTS (SELECT 1 FROM runs AS r
+               JOIN workflow_health AS h INDEXED BY workflow_health_slow
+                 ON h.namespace = r.namespace AND h.workflow_id = r.workflow_id
+               WHERE r.namespace = :ns AND r.status = 'running'
+                 AND h.finish_within_s IS NOT NULL
+                 AND r.run_id > coalesce(h.slow_run_id, 0)
+                 AND julianday(r.started_at) + h.finish_within_s / 86400.0
+                     <= julianday(:now)) AS due
+
+-- name: alerts_claim_overdue
+-- Each overdue workflow once: the statement that alerts it also clears overdue_at. Paused and
+-- deleted workflows are not overdue (resume starts the clock again).
+UPDATE workflow_health SET overdue_at = NULL, overdue = 1, updated_at = :now
+WHERE namespace = :ns AND overdue_at IS NOT NULL AND overdue_at <= :now
+  AND EXISTS (SELECT 1 FROM workflows AS w WHERE w.namespace = workflow_health.namespace
+              AND w.workflow_id = workflow_health.workflow_id AND NOT w.paused)
+RETURNING *
+
+-- name: alerts_slow_runs
+SELECT r.run_id, r.workflow_id, r.fire_key, r.started_at, h.finish_within_s
+FROM runs AS r
+JOIN workflow_health AS h ON h.namespace = r.namespace AND h.workflow_id = r.workflow_id
+WHERE r.namespace = :ns AND r.status = 'running' AND h.finish_within_s IS NOT NULL
+  AND r.run_id > coalesce(h.slow_run_id, 0)
+  AND julianday(r.started_at) + h.finish_within_s / 86400.0 <= julianday(:now)
+ORDER BY r.run_id
+
+-- name: alerts_mark_slow
+UPDATE workflow_health SET slow_run_id = :run_id
+WHERE namespace = :ns AND workflow_id = :workflow_id AND coalesce(slow_run_id, 0) < :run_id
+
+-- name: alerts_get_defaults
+SELECT * FROM notify_defaults WHERE namespace = :ns
+
+-- name: alerts_put_defaults
+INSERT INTO notify_defaults (namespace, notify, content_hash, source, source_path, published_at)
+VALUES (:ns, :notify, :content_hash, :source, :source_path, :now)
+ON CONFLICT (namespace) DO UPDATE SET
+    notify = excluded.notify, content_hash = excluded.content_hash, source = excluded.source,
+    source_path = excluded.source_path, published_at = excluded.published_at
+
+-- name: alerts_insert_notification
+INSERT INTO notifications (namespace, id, event, workflow_id, run_id, body, created_at)
+VALUES (:ns, :id, :event, :workflow_id, :run_id, :body, :now)
+ON CONFLICT (namespace, id) DO NOTHING
+RETURNING id
+
+-- name: alerts_insert_delivery
+INSERT INTO notification_deliveries (namespace, notification_id, target_index, target,
+                                     target_label, status, next_attempt_at)
+VALUES (:ns, :notification_id, :target_index, :target, :target_label, 'pending', :now)
+ON CONFLICT (namespace, notification_id, target_index) DO NOTHING
+
+-- name: alerts_claim_deliveries
+-- Due pending deliveries, each held until :lease_until (then due again: a daemon that died
+-- while sending leaves it to the next one).
+UPDATE notification_deliveries
+SET next_attempt_at = :lease_until, lease_owner = :owner, attempts = attempts + 1
+WHERE rowid IN (SELECT rowid FROM notification_deliveries INDEXED BY deliveries_due
+                WHERE namespace = :ns AND status = 'pending' AND next_attempt_at <= :now
+                  AND (:only_id IS NULL OR notification_id = :only_id)
+                ORDER BY next_attempt_at LIMIT :limit)
+RETURNING notification_id, target_index, target, target_label, attempts
+
+-- name: alerts_bodies
+SELECT id, body FROM notifications
+WHERE namespace = :ns AND id IN (SELECT value FROM json_each(:ids))
+
+-- name: alerts_finish_delivery
+UPDATE notification_deliveries
+SET status = :status, next_attempt_at = :next_attempt_at, last_error = :last_error,
+    finished_at = :finished_at, lease_owner = NULL
+WHERE namespace = :ns AND notification_id = :notification_id AND target_index = :target_index
+  AND status = 'pending' AND lease_owner = :owner
+
+-- name: alerts_next_delivery
+SELECT next_attempt_at FROM notification_deliveries INDEXED BY deliveries_due
+WHERE namespace = :ns AND status = 'pending' ORDER BY next_attempt_at LIMIT 1
+
+-- name: alerts_delivery_counts
+SELECT
+    (SELECT count(*) FROM notification_deliveries
+     WHERE namespace = :ns AND status = 'pending') AS pending,
+    (SELECT count(*) FROM notification_deliveries AS d
+     WHERE d.namespace = :ns AND d.status = 'failed'
+       AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS o
+                       WHERE o.namespace = d.namespace AND o.target_label = d.target_label
+                         AND o.status = 'delivered' AND o.finished_at > d.finished_at)) AS failed
+
+-- name: alerts_failing_targets
+-- Targets whose latest finished delivery failed (a later success clears them).
+SELECT d.target_label, d.last_error, d.finished_at, d.notification_id, d.attempts
+FROM notification_deliveries AS d
+WHERE d.namespace = :ns AND d.status = 'failed'
+  AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS o
+                  WHERE o.namespace = d.namespace AND o.target_label = d.target_label
+                    AND o.status IN ('delivered', 'failed') AND o.finished_at > d.finished_at)
+ORDER BY d.finished_at DESC
+
+-- name: alerts_auto_paused
+SELECT h.workflow_id, h.auto_pause_reason, h.auto_paused_at
+FROM workflow_health AS h
+JOIN workflows AS w ON w.namespace = h.namespace AND w.workflow_id = h.workflow_id
+WHERE h.namespace = :ns AND h.auto_paused_at IS NOT NULL AND w.paused
+ORDER BY h.workflow_id
+
+-- name: alerts_list_notifications
+SELECT n.id, n.event, n.workflow_id, n.run_id, n.created_at,
+       (SELECT count(*) FROM notification_deliveries AS d
+        WHERE d.namespace = n.namespace AND d.notification_id = n.id) AS targets,
+       (SELECT count(*) FROM notification_deliveries AS d
+        WHERE d.namespace = n.namespace AND d.notification_id = n.id
+          AND d.status = 'delivered') AS delivered,
+       (SELECT count(*) FROM notification_deliveries AS d
+        WHERE d.namespace = n.namespace AND d.notification_id = n.id
+          AND d.status = 'failed') AS failed
+FROM notifications AS n
+WHERE n.namespace = :ns AND (:workflow_id IS NULL OR n.workflow_id = :workflow_id)
+ORDER BY n.created_at DESC, n.id
+LIMIT :limit
+
+-- name: alerts_get_notification
+SELECT * FROM notifications WHERE namespace = :ns AND id = :id
+
+-- name: alerts_deliveries_of
+SELECT * FROM notification_deliveries
+WHERE namespace = :ns AND notification_id = :id ORDER BY target_index
+
+-- name: alerts_metrics_workflows
+SELECT w.workflow_id, w.paused, h.last_success_at, h.consecutive_failures,
+       h.first_published_at, h.success_within_s, s.status AS schedule_status, s.next_fire_at
+FROM workflows AS w
+LEFT JOIN workflow_health AS h ON h.namespace = w.namespace AND h.workflow_id = w.workflow_id
+LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
+WHERE w.namespace = :ns
+ORDER BY w.workflow_id
+
+-- ---------------------------------------------------------------------------------------------
 -- prune: finished runs by finished_at, skips by their last occurrence, one-time schedules that
 -- completed or were missed by updated_at. Never a queued or running run.
 
@@ -443,7 +617,36 @@ SELECT
     (SELECT count(*) FROM skipped_occurrences
      WHERE namespace = :ns AND scheduled_until < :before) AS skips,
     (SELECT count(*) FROM schedules WHERE namespace = :ns AND trigger_type = 'schedule'
-       AND status IN ('completed', 'missed') AND updated_at < :before) AS schedules
+       AND status IN ('completed', 'missed') AND updated_at < :before) AS schedules,
+    -- alerts: notifications older than :before whose every delivery has ended
+    (SELECT count(*) FROM notification_deliveries AS d
+     JOIN notifications AS n ON n.namespace = d.namespace AND n.id = d.notification_id
+     WHERE d.namespace = :ns AND n.created_at < :before
+       AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                       WHERE p.namespace = n.namespace AND p.notification_id = n.id
+                         AND p.status = 'pending')) AS notification_deliveries,
+    (SELECT count(*) FROM notifications AS n
+     WHERE n.namespace = :ns AND n.created_at < :before
+       AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                       WHERE p.namespace = n.namespace AND p.notification_id = n.id
+                         AND p.status = 'pending')) AS notifications
+
+-- name: prune_notification_deliveries
+-- alerts: the deliveries of notifications older than :before, once none is pending.
+DELETE FROM notification_deliveries
+WHERE namespace = :ns AND notification_id IN (
+    SELECT n.id FROM notifications AS n
+    WHERE n.namespace = :ns AND n.created_at < :before
+      AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                      WHERE p.namespace = n.namespace AND p.notification_id = n.id
+                        AND p.status = 'pending'))
+
+-- name: prune_notifications
+-- alerts: notifications older than :before that have no delivery left (see above).
+DELETE FROM notifications AS n
+WHERE n.namespace = :ns AND n.created_at < :before
+  AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
+                  WHERE p.namespace = n.namespace AND p.notification_id = n.id)
 
 -- name: prune_step_attempts
 DELETE FROM run_steps
