@@ -6,7 +6,9 @@ the moment it is written. The conventions:
 - ```` ```python ```` blocks are executed; comment lines at the end of a block are the expected
   result: the block's standard output followed by the ``repr`` of its last line when that is an
   expression (as at the interactive prompt).
-- A block whose first line starts with ``$ clockwf`` is a session: each ``$`` line is run (from
+- A ```` ```console ```` block is a session that needs state prepared first: a test of its own
+  (``tests/acceptance/test_readme_*.py``) reproduces it, and a check here makes sure one does.
+- Any other block whose first line starts with ``$ clockwf`` is a session: each ``$`` line is run (from
   the repository root, on a throwaway store, ``COLUMNS=100``) and the lines after it, up to the
   next ``$`` line, are its exact output (standard output and error, as a terminal shows them).
   A session right after a ```` ```yaml ```` block runs in a directory where that YAML is saved
@@ -94,7 +96,20 @@ def all_blocks() -> list[Block]:
 
 
 def _session(block: Block) -> bool:
-    return block.text.startswith("$ clockwf")
+    return block.text.startswith("$ clockwf") and block.lang != "console"
+
+
+def test_console_sessions_have_a_test_of_their_own() -> None:
+    """A ```` ```console ```` session needs state built before it (a store published from an
+    imported crontab, say): a test of its own (tests/acceptance/test_readme_*.py) prepares that
+    state and reproduces the output; here we check that each one has such a test."""
+    tests = "".join(p.read_text(encoding="utf-8")
+                    for p in (ROOT / "tests" / "acceptance").glob("test_readme_*.py"))
+    consoles = [b for b in all_blocks() if b.lang == "console"]
+    for block in consoles:
+        first = block.text.splitlines()[0]
+        assert first.startswith("$ clockwf"), block.where
+        assert first in tests, f"{block.where}: no test reproduces `{first}`"
 
 
 def _params(blocks: list[Block]) -> list[Any]:

@@ -16,6 +16,8 @@ import jsonschema
 import pytest
 
 from clockwf import lifecycle
+from clockwf.clock import FixedClock
+from clockwf.executor.ledger import Ledger
 from clockwf.monitor import health
 from clockwf.notify.body import notification_schema
 from clockwf.notify.deliver import Deliverer, Settings, deliver_due
@@ -130,9 +132,10 @@ def test_repeat_every_timed_out_and_interrupted(store: Store, receiver: Receiver
     assert run_to_end(store, wid) == "timed_out"    # repeat: every
     run_id = start(store, wid)
     with store.transaction() as tx:                  # a daemon claimed it, then died
-        assert tx.claim_runs(owner="dead", now=T0, lease_until=T0, limit=10)
+        assert tx.claim_runs(owner="dead", now=T0, lease_seconds=-1, limit=10)
+    sweeper = Ledger(store, "sweeper", FixedClock(T0 + timedelta(seconds=1)), lease_seconds=30)
     with store.transaction() as tx:
-        assert tx.expire_leases(T0 + timedelta(seconds=1)) == [run_id]
+        assert sweeper.expire_leases(tx) == [run_id]
     found = notifications(store)
     assert [n["event"] for n in found] == ["timed_out", "timed_out", "interrupted"]
     assert [n["streak"] for n in found] == [1, 2, 3]
@@ -221,7 +224,7 @@ def test_slow_run(store: Store, receiver: Receiver, tmp_path: Path) -> None:
                           "steps": [{"run": "true"}]})
     run_id = start(store, wid)
     with store.transaction() as tx:
-        assert tx.claim_runs(owner="w", now=T0, lease_until=T0 + timedelta(days=1), limit=5)
+        assert tx.claim_runs(owner="w", now=T0, lease_seconds=86400, limit=5)
     assert check_expectations(store, T0 + timedelta(minutes=29)) == 0
     assert check_expectations(store, T0 + timedelta(minutes=31)) == 1
     assert check_expectations(store, T0 + timedelta(minutes=45)) == 0

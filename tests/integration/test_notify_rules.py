@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clockwf import lifecycle
+from clockwf.clock import FixedClock
+from clockwf.executor.ledger import Ledger
 from clockwf.notify.outbox import q_all, q_one
 from clockwf.runs import start_manual
 from clockwf.store import Store, open_store
@@ -32,11 +34,11 @@ def publish(store: Store, doc: dict[str, Any]) -> None:
 
 def finish(store: Store, status: str, at: datetime) -> None:
     started = start_manual(store, "wf", at)
+    ledger = Ledger(store, "o", FixedClock(at), lease_seconds=3600)
     with store.transaction() as tx:
-        [claimed] = tx.claim_runs(owner="o", now=at, lease_until=at + timedelta(hours=1),
-                                  limit=1)
+        [claimed] = tx.claim_runs(owner="o", now=at, lease_seconds=3600, limit=1)
         assert claimed["run_id"] == started.run_id
-        assert tx.finish_run(started.run_id, owner="o", status=status, error=None, now=at)
+        assert ledger.finish_run(tx, started.run_id, status, None)
 
 
 def expected(outcomes: list[str], repeat: str, pause_after: int | None) -> list[tuple[str, int]]:
