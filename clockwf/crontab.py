@@ -272,9 +272,13 @@ def parse(text: str, *, system: bool = False) -> tuple[list[Job], list[Finding]]
 def _setting_notes(number: int, name: str, value: str,
                    env: dict[str, Assignment]) -> list[Finding]:
     if name == "MAILTO":
-        to = f"MAILTO={value}" if value else "MAILTO (empty: no mail)"
-        return [Finding(number, "note", f"{to} is not kept: clockwf sends no mail (this clockwf "
-                        "has no notifications); each run's output is kept with the run "
+        if not value:
+            return [Finding(number, "note", "MAILTO is empty: no mail, as under cron (each "
+                            "run's output is kept with the run: clockwf runs show)")]
+        return [Finding(number, "note", f"MAILTO={value} becomes a notify target of the jobs "
+                        "below: a command that mails each failed, timed-out or interrupted run "
+                        "(and the recovery after) through the local sendmail, as cron mails "
+                        "through it; cron mails any output, clockwf keeps output with each run "
                         "(clockwf runs show)")]
     if name == "TZ" and "CRON_TZ" not in env:
         return [Finding(number, "note", f"TZ={value} is taken as the time zone of the jobs "
@@ -535,6 +539,7 @@ def definition(job: Job, workflow_id: str, *, zone: str, home: str, source: str
         elif delay != "0":
             notes.append(Finding(job.line, "note", f"RANDOM_DELAY={delay!r} is not a number "
                                  "of minutes; cronie ignores it, and so does the import"))
+    mailto = values.get("MAILTO")
     description = f"Imported from {source}, line {job.line}."
     if job.user is not None:
         description += (f" crontab user: {job.user}; clockwf runs the step as the user of its "
@@ -547,7 +552,20 @@ def definition(job: Job, workflow_id: str, *, zone: str, home: str, source: str
         "steps": [{"id": STEP_ID, "run": run_text(job.command, job.stdin, shell),
                    "env": env, "cwd": env["HOME"]}],
     }
+    if mailto:
+        doc["notify"] = {"on": list(MAIL_EVENTS),
+                         "to": [{"command": mail_command(mailto, workflow_id)}]}
     return doc, notes
+
+
+MAIL_EVENTS = ("failed", "timed_out", "interrupted", "recovered")
+
+
+def mail_command(mailto: str, workflow_id: str) -> str:
+    """A notify ``command`` target that mails the notification (JSON on its standard input)
+    to cron's MAILTO addresses through the local sendmail, as cron itself does."""
+    header = f"To: {mailto}\nSubject: clockwf: {workflow_id}\n\n"
+    return f"{{ printf '%s' {shlex.quote(header)}; cat; }} | /usr/sbin/sendmail -t"
 
 
 def render(doc: dict[str, Any], job: Job, source: str) -> str:

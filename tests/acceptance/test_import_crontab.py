@@ -104,7 +104,7 @@ def test_every_job_imported_or_refused_with_its_line(
     for line, word in REFUSED.items():
         assert word in refused[line]
     notes = {f["line"]: f["message"] for f in findings if f["severity"] == "note"}
-    assert "MAILTO=ops@example.com is not kept" in notes[2]
+    assert "MAILTO=ops@example.com becomes a notify target" in notes[2]
     assert "Vixie cron OR rule" in notes[7]
     for w in workflows:
         assert w["timezone"] == ZONES[w["line"]]

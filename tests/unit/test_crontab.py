@@ -9,8 +9,11 @@ settings), not computed by the code under test.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +23,7 @@ from clockwf.crontab import (
     assign_ids,
     cron_stdin,
     import_crontab,
+    mail_command,
     parse,
     parse_assignment,
     slug,
@@ -181,8 +185,40 @@ def test_generated_definitions_validate_and_keep_the_line() -> None:
         assert step.env["PATH"] == "/usr/bin:/bin" and step.env["SHELL"] == "/bin/sh"
         assert step.cwd == "/home/someone" == step.env["HOME"]
         assert "MAILTO" not in step.env and "CRON_TZ" not in step.env
-    assert any(f.line == 2 and "MAILTO" in f.message and "not kept" in f.message
+        assert definition.notify is not None
+        assert [t.command for t in definition.notify.to] == [
+            mail_command("ops@example.com", w.workflow_id)]
+    assert any(f.line == 2 and "MAILTO=ops@example.com becomes a notify target" in f.message
                for f in result.findings)
+
+
+def test_mailto_mails_the_notification_through_sendmail(tmp_path: Path) -> None:
+    """The MAILTO target, run as the notifier runs it (the notification JSON on stdin), hands
+    sendmail -t a message with the addresses and the workflow in its header and the
+    notification as its body (sendmail itself stood in by a recorder: no MTA here)."""
+    recorder = tmp_path / "sendmail"
+    recorder.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" > {tmp_path}/args\n"
+                        f"cat > {tmp_path}/mail\n")
+    recorder.chmod(0o755)
+    command = mail_command("ops@example.com, dba@example.com", "backup.sh-full")
+    assert command.endswith("| /usr/sbin/sendmail -t")
+    body = json.dumps({"schema": "clockwf.Notification.v1", "event": "failed"})
+    subprocess.run(["/bin/sh", "-c", command.replace("/usr/sbin/sendmail", str(recorder))],
+                   input=body, text=True, check=True, timeout=30)
+    assert (tmp_path / "args").read_text() == "-t\n"
+    head, _, rest = (tmp_path / "mail").read_text().partition("\n\n")
+    assert head.splitlines() == ["To: ops@example.com, dba@example.com",
+                                 "Subject: clockwf: backup.sh-full"]
+    assert json.loads(rest) == json.loads(body)
+
+
+def test_an_empty_mailto_means_no_mail() -> None:
+    result = import_crontab("MAILTO=\"\"\n0 1 * * * a\n", "c", NOW, default_zone="UTC",
+                            home=lambda user: "/home/someone")
+    [w] = result.workflows
+    assert w.report is not None and w.report.definition is not None
+    assert w.report.definition.notify is None
+    assert any(f.line == 1 and "no mail, as under cron" in f.message for f in result.findings)
 
 
 def test_unknown_zone_and_user_are_refused_with_the_line() -> None:
