@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from clockwf import lifecycle, render
+from clockwf import documents, lifecycle, render
 from clockwf.cli.app import DbOpt, FormatOpt, NamespaceOpt, NowOpt, OutputFormat, app
 from clockwf.clock import parse_now
 from clockwf.store import open_store
 from clockwf.store.base import Row
-from clockwf.timeutil import humanize_delta, iso, iso_utc, zone_or_offset
+from clockwf.timeutil import humanize_delta, iso, iso_utc
 from clockwf.validate import validate_path
-
-
-def _local(when: datetime | None, zone: str | None) -> datetime | None:
-    return None if when is None else when.astimezone(zone_or_offset(zone or "UTC"))
 
 
 def _when(local: datetime | None, now: datetime) -> str:
@@ -47,29 +42,6 @@ def trigger_label(row: Row) -> str:
     return spec.label
 
 
-def _workflow_status(row: Row) -> str:
-    return "paused" if row.get("paused") else "published"
-
-
-def _next_fire(row: Row) -> datetime | None:
-    """When it will fire next: nothing while paused (the schedule keeps its place, but a
-    resume starts again from then)."""
-    if row.get("paused") or row.get("schedule_status") != "scheduled":
-        return None
-    return _local(row.get("next_fire_at"), row.get("timezone"))
-
-
-def _workflow_json(row: Row) -> dict[str, Any]:
-    return {
-        "workflow_id": row["workflow_id"],
-        "status": _workflow_status(row),
-        "trigger_type": row["trigger_type"],
-        "version": row["current_version"],
-        "next_fire_at": iso(_next_fire(row)),
-        "schedule_status": row.get("schedule_status"),
-    }
-
-
 @app.command()
 def publish(
     files: Annotated[list[str], typer.Argument(metavar="FILE",
@@ -86,11 +58,11 @@ def publish(
     with open_store(db, namespace) as store:
         published = lifecycle.publish(store, reports, at)
     if fmt is OutputFormat.json:
-        render.emit_json({"published": [p.as_json() for p in published]})
+        render.emit_json(documents.published(published))
         return
     rows = []
     for p in published:
-        nxt = _local(p.next_fire_at, p.timezone)
+        nxt = documents.local(p.next_fire_at, p.timezone)
         rows.append((p.workflow_id, p.status, p.version, p.trigger_type, _when(nxt, at)))
     render.table(None, ["workflow", "status", "version", "trigger", "next fire"], rows)
 
@@ -140,9 +112,7 @@ def delete(
 
 def _state(change: lifecycle.StateChange, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
-        render.emit_json({"workflow_id": change.workflow_id, "status": change.status,
-                          "next_fire_at": iso_utc(change.next_fire_at),
-                          "skipped": change.skipped, "detail": change.detail})
+        render.emit_json(documents.state_change(change))
         return
     text = f"{change.workflow_id}: {change.status}"
     if change.skipped:
@@ -168,13 +138,13 @@ def list_(
     with open_store(db, namespace) as store:
         rows = lifecycle.list_workflows(store, trigger=trigger, status=status)
     if fmt is OutputFormat.json:
-        render.emit_json({"workflows": [_workflow_json(r) for r in rows]})
+        render.emit_json(documents.workflows(rows))
         return
     at = parse_now(now)
     table = []
     for r in rows:
-        nxt = _next_fire(r)
-        table.append((r["workflow_id"], _workflow_status(r) + (
+        nxt = documents.next_fire(r)
+        table.append((r["workflow_id"], documents.workflow_status(r) + (
             f" / {r['schedule_status']}" if r.get("schedule_status") else ""),
             trigger_label(r), r["current_version"], _when(nxt, at)))
     render.table(None, ["workflow", "status", "trigger", "version", "next fire"], table)
@@ -191,28 +161,8 @@ def show(
     with open_store(db, namespace) as store:
         detail = lifecycle.show(store, workflow_id, version)
     wf, sched = detail.workflow, detail.schedule
-    merged = dict(wf)
-    if sched is not None:
-        merged.update(next_fire_at=sched["next_fire_at"], timezone=sched["timezone"],
-                      schedule_status=sched["status"], cron=sched["cron"])
-    doc = _workflow_json(merged)
-    doc.update({
-        "name": detail.definition.name,
-        "description": detail.definition.description,
-        "paused_note": wf.get("pause_note"),
-        "shown_version": int(detail.version["version"]),
-        "schedule": None if sched is None else {
-            "status": sched["status"],
-            "next_fire_at": iso(_local(sched["next_fire_at"], sched["timezone"])),
-            "last_fire_key": sched["last_fire_key"],
-            "last_fired_at": iso_utc(sched["last_fired_at"]),
-            "enabled": sched["status"] == "scheduled",
-            "status_reason": sched.get("status_reason"),
-        },
-        "versions": [{"version": v["version"], "published_at": iso_utc(v["published_at"])}
-                     for v in detail.versions],
-        "definition": json.loads(detail.version["definition"]),
-    })
+    merged = documents.merged_row(detail)
+    doc = documents.workflow_detail(detail)
     if fmt is OutputFormat.json:
         render.emit_json(doc)
         return
@@ -224,7 +174,7 @@ def show(
     if wf.get("pause_note"):
         render.text(f"paused: {wf['pause_note']}")
     if sched is not None:
-        nxt = _local(sched["next_fire_at"], sched["timezone"])
+        nxt = documents.local(sched["next_fire_at"], sched["timezone"])
         at = datetime.now(UTC)
         render.text(f"schedule: {sched['status']}"
                     + (f", next fire {iso(nxt)} ({humanize_delta(nxt - at)})" if nxt else "")
