@@ -24,6 +24,7 @@ from clockwf.cli import runs as _runs  # noqa: F401  isort: skip
 from clockwf.cli import scheduling as _scheduling  # noqa: F401  isort: skip
 from clockwf.cli import worker as _worker  # noqa: F401  isort: skip
 from clockwf.cli import db as _db  # noqa: F401  isort: skip
+from clockwf.cli import web as _web  # noqa: F401  isort: skip
 
 
 def main(argv: list[str] | None = None) -> int:
