@@ -252,7 +252,8 @@ def _instant(text: str, what: str, zone: Any = UTC) -> datetime:
 
 # -- reads ---------------------------------------------------------------------------------------
 
-@router.get("/workflows", response_model=Workflows, responses=ERRORS)
+@router.get("/workflows", response_model=Workflows, responses=ERRORS,
+            response_model_exclude_unset=True)
 def list_workflows(
     request: Request,
     trigger: Annotated[str | None, Query(description="manual, event, schedule, recurring "
