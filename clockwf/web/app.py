@@ -12,6 +12,7 @@ A request authenticated by the cookie and not a plain read must carry the sessio
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -244,5 +245,11 @@ def serve(db: str | None, namespace: str, *, host: str, port: int, no_auth: bool
     print(f"clockwf serve: http://{shown}:{port}/ (store {app.state.web.store(namespace).url}, "
           f"{'no sign-in, namespace ' + namespace if no_auth else 'sign in with a token'})",
           flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
-                server_header=False)
+    # uvicorn stops on SIGTERM, then re-raises it to the handler it found: with this one, a
+    # clean stop ends the command normally (exit 0) instead of killing the process.
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
+                    server_header=False)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -186,6 +186,7 @@ def _span(request: Request, zone: Any, now: datetime, span: str, start: str,
         t1 = parse_instant(end, default_tz=zone, what="to") if end else now + timedelta(hours=6)
         return t0, t1
     width = SPANS.get(span, SPANS["24h"])
+    now = now.replace(microsecond=0)
     return now - width, now + width / 4
 
 
