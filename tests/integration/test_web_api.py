@@ -377,3 +377,21 @@ def test_healthz_judges_like_clockwf_status(world: World) -> None:
     with world.client(None) as api:
         assert api.get("/healthz").status_code == 503
     assert cli(world, "status", *now)["ok"] is False
+
+
+def test_two_serve_processes_share_a_store_and_a_session(world: World) -> None:
+    with running_server(world.store_url, world.ns, now=NOW) as second, \
+            world.client(None) as first_browser:
+        signed = first_browser.post("/signin", data={"token": world.operate, "next": "/"})
+        assert signed.status_code == 303
+        cookie = first_browser.cookies.get("clockwf_session")
+        assert cookie == world.operate
+        csrf = tokens.csrf_token(world.operate)
+        with httpx.Client(base_url=second, cookies={"clockwf_session": cookie},
+                          timeout=30) as other:
+            started = other.post("/workflows/by-hand/run", data={"csrf": csrf,
+                                                                 "payload": "[1]"})
+            assert started.status_code == 303
+            run_path = started.headers["location"]
+        assert first_browser.get(run_path).status_code == 200
+        assert first_browser.get("/api/v1" + run_path).json()["payload"] == [1]
