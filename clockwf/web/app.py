@@ -168,6 +168,35 @@ def error_document(exc: ClockwfError) -> dict[str, Any]:
     return doc
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def _host_name(host: str) -> str:
+    return host[:host.index("]") + 1] if host.startswith("[") and "]" in host \
+        else host.rsplit(":", 1)[0]
+
+
+def cross_site_refusal(request: Request, *, no_auth: bool) -> str | None:
+    """Why a request must be refused before it is looked at, or None.
+
+    A write sent by a browser from another site (``Sec-Fetch-Site``, or an ``Origin`` other than
+    this server) is refused whatever it carries: with ``--no-auth`` there is no cookie for
+    SameSite to hold back. With ``--no-auth`` the Host must also be a loopback name, so that a
+    site whose name resolves to 127.0.0.1 (DNS rebinding) reads nothing either.
+    """
+    host = request.headers.get("host", "")
+    if no_auth and _host_name(host) not in LOOPBACK_NAMES:
+        return f"--no-auth serves loopback names only, not {host!r}"
+    if request.method in SAFE_METHODS:
+        return None
+    if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        return "a write from another site is refused"
+    origin = request.headers.get("origin")
+    if origin is not None and origin.split("://", 1)[-1] != host:
+        return "a write from another origin is refused"
+    return None
+
+
 def security_headers(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -216,6 +245,9 @@ def create_app(db: str | None, namespace: str = "default", *, no_auth: bool = Fa
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
+        refusal = cross_site_refusal(request, no_auth=state.no_auth)
+        if refusal is not None:
+            return security_headers(JSONResponse({"error": refusal}, status_code=403))
         response: Response = await call_next(request)
         return security_headers(response)
 

@@ -395,3 +395,25 @@ def test_two_serve_processes_share_a_store_and_a_session(world: World) -> None:
             run_path = started.headers["location"]
         assert first_browser.get(run_path).status_code == 200
         assert first_browser.get("/api/v1" + run_path).json()["payload"] == [1]
+
+
+def test_writes_from_another_site_are_refused(world: World, store_url: str) -> None:
+    with world.client(world.operate) as api:
+        for headers in ({"origin": "http://evil.example"}, {"sec-fetch-site": "cross-site"}):
+            response = api.post("/api/v1/workflows/by-hand/runs", json={}, headers=headers)
+            assert response.status_code == 403, headers
+        same = api.post("/api/v1/workflows/by-hand/runs", json={},
+                        headers={"origin": world.url, "sec-fetch-site": "same-origin"})
+        assert same.status_code == 201
+    with running_server(store_url, world.ns, now=NOW, no_auth=True) as url, \
+            httpx.Client(base_url=url, timeout=30) as anyone:
+        assert anyone.get("/api/v1/workflows").status_code == 200
+        assert anyone.post("/api/v1/workflows/nightly/pause").json()["status"] == "paused"
+        assert anyone.post("/api/v1/workflows/nightly/resume",
+                           headers={"origin": "http://evil.example"}).status_code == 403
+        assert anyone.post("/workflows/nightly/resume",
+                           headers={"sec-fetch-site": "cross-site"}).status_code == 403
+        rebound = anyone.get("/api/v1/workflows", headers={"host": "evil.example:8080"})
+        assert rebound.status_code == 403
+        assert anyone.get("/api/v1/workflows", headers={"host": "localhost:1"}).status_code \
+            == 200
