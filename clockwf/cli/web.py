@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from clockwf import render, tokens
+from clockwf import logs, render, tokens
 from clockwf.cli.app import DbOpt, FormatOpt, NamespaceOpt, NowOpt, OutputFormat, app
 from clockwf.clock import parse_now
 from clockwf.errors import ClockwfError, InvalidInput, Refused
@@ -109,6 +109,7 @@ def serve(
     """Serve the JSON API (/api/v1) and the dashboard. Signs in with tokens of
     `clockwf token create`; several serve processes may share a PostgreSQL store."""
     host, port = parse_listen(listen)
+    logs.setup("human", log_level)
     if no_auth and not is_loopback(host):
         raise Refused(f"--no-auth is accepted on a loopback address only, not {host}")
     with open_store(db, namespace) as store:

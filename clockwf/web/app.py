@@ -274,9 +274,13 @@ def serve(db: str | None, namespace: str, *, host: str, port: int, no_auth: bool
 
     app = create_app(db, namespace, no_auth=no_auth)
     shown = f"[{host}]" if ":" in host else host
-    print(f"clockwf serve: http://{shown}:{port}/ (store {app.state.web.store(namespace).url}, "
-          f"{'no sign-in, namespace ' + namespace if no_auth else 'sign in with a token'})",
-          flush=True)
+    from clockwf import render
+
+    render.text(f"clockwf serve: http://{shown}:{port}/ (store "
+                f"{app.state.web.store(namespace).url}, "
+                f"{'no sign-in, namespace ' + namespace if no_auth else 'sign in with a token'})")
+    log.info("serving on %s:%s", host, port, extra={"action": "serve.started", "host": host,
+                                                    "port": port, "no_auth": no_auth})
     # uvicorn stops on SIGTERM, then re-raises it to the handler it found: with this one, a
     # clean stop ends the command normally (exit 0) instead of killing the process.
     previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
