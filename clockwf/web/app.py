@@ -200,7 +200,7 @@ def cross_site_refusal(request: Request, *, no_auth: bool) -> str | None:
 def security_headers(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"  # no-referrer would make Origin "null"
     response.headers["Cache-Control"] = "no-store"
     return response
 
