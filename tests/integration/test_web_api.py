@@ -353,6 +353,13 @@ def test_the_workflows_list_pages_and_searches(world: World) -> None:
         found = api.get("/api/v1/workflows", params={"search": "ight"}).json()
         assert [w["workflow_id"] for w in found["workflows"]] == ["nightly"]
         assert found["total"] == 1
+        for status, trigger, expected in (("scheduled", None, 1), ("paused", None, 0),
+                                          ("published", None, 3), (None, "event", 1),
+                                          (None, "scheduled", 1)):
+            params: dict[str, Any] = {"limit": 1}
+            params.update({k: v for k, v in (("status", status), ("trigger", trigger)) if v})
+            assert api.get("/api/v1/workflows", params=params).json()["total"] == expected, \
+                params
         html = api.get("/workflows", params={"q": "invoice"}).text
         assert "on-invoice" in html and "by-hand" not in html
         assert api.get("/api/v1/workflows", params={"trigger": "nope"}).status_code == 422

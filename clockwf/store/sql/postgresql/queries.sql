@@ -122,15 +122,17 @@ ORDER BY w.workflow_id
 LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_workflows
+-- The schedule is looked at only when the status filter names a schedule status.
 SELECT count(*) AS n
 FROM workflows AS w
-LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
 WHERE w.namespace = %(ns)s
   AND (%(trigger_types)s::text[] IS NULL OR w.trigger_type = ANY(%(trigger_types)s::text[]))
   AND (%(status)s::text IS NULL
        OR (%(status)s::text = 'paused' AND w.paused)
        OR (%(status)s::text = 'active' AND NOT w.paused)
-       OR s.status = %(status)s::text)
+       OR EXISTS (SELECT 1 FROM schedules AS s
+                  WHERE s.namespace = w.namespace AND s.workflow_id = w.workflow_id
+                    AND s.status = %(status)s::text))
   AND (%(search)s::text IS NULL OR strpos(w.workflow_id, %(search)s::text) > 0
        OR strpos(coalesce(w.name, ''), %(search)s::text) > 0)
 

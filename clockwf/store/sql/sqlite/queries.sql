@@ -111,16 +111,18 @@ ORDER BY w.workflow_id
 LIMIT :limit OFFSET :offset
 
 -- name: count_workflows
+-- The schedule is looked at only when the status filter names a schedule status.
 SELECT count(*) AS n
 FROM workflows AS w
-LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
 WHERE w.namespace = :ns
   AND (:trigger_types IS NULL
        OR w.trigger_type IN (SELECT value FROM json_each(:trigger_types)))
   AND (:status IS NULL
        OR (:status = 'paused' AND w.paused = 1)
        OR (:status = 'active' AND w.paused = 0)
-       OR s.status = :status)
+       OR EXISTS (SELECT 1 FROM schedules AS s
+                  WHERE s.namespace = w.namespace AND s.workflow_id = w.workflow_id
+                    AND s.status = :status))
   AND (:search IS NULL OR instr(w.workflow_id, :search) > 0
        OR instr(coalesce(w.name, ''), :search) > 0)
 
