@@ -137,6 +137,11 @@ class Tx(abc.ABC):
         """One page of :meth:`list_workflows` (same columns, order and filters), ``search``
         matching a substring of the id or the name; and the number of rows of all pages."""
 
+    @abc.abstractmethod
+    def recent_runs_of(self, workflow_ids: Sequence[str], per: int) -> list[Row]:
+        """run_id, workflow_id, status of the newest ``per`` runs of each workflow, by
+        workflow_id then run_id."""
+
     # -- API tokens (clockwf serve) ----------------------------------------------------------
     @abc.abstractmethod
     def insert_token(self, *, name: str, scope: str, token_hash: str, now: datetime) -> bool:

@@ -108,6 +108,12 @@ class SqlTx(Tx):
         counted = self.db.one("count_workflows", params)
         return rows, 0 if counted is None else int(counted["n"])
 
+    def recent_runs_of(self, workflow_ids: Sequence[str], per: int) -> list[Row]:
+        if not workflow_ids:
+            return []
+        return self.db.all("recent_runs_of", self._p(workflow_ids=list(workflow_ids),
+                                                     per=per))
+
     # -- API tokens ----------------------------------------------------------------------------
     def insert_token(self, *, name: str, scope: str, token_hash: str, now: datetime) -> bool:
         return self.db.execute("insert_token", self._p(name=name, scope=scope,

@@ -154,17 +154,19 @@ def workflows(request: Request, q: str = "", trigger: str = "", status: str = ""
     rows, total = lifecycle.page_workflows(
         store, trigger=trigger or None, status=status or None, search=q.strip() or None,
         limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    items = []
     with store.read() as tx:
-        for row in rows:
-            recent = tx.list_runs(workflow_id=row["workflow_id"], limit=STRIP)
-            doc = documents.workflow_row(row)
-            nxt = documents.next_fire(row)
-            doc.update(label=trigger_label(row),
-                       next=_local_pair(nxt, row.get("timezone")),
-                       strip=[{"run_id": r["run_id"], "status": r["status"]}
-                              for r in reversed(recent)])
-            items.append(doc)
+        recent = tx.recent_runs_of([row["workflow_id"] for row in rows], STRIP)
+    strips: dict[str, list[dict[str, Any]]] = {}
+    for run in recent:
+        strips.setdefault(run["workflow_id"], []).append({"run_id": run["run_id"],
+                                                          "status": run["status"]})
+    items = []
+    for row in rows:
+        doc = documents.workflow_row(row)
+        doc.update(label=trigger_label(row),
+                   next=_local_pair(documents.next_fire(row), row.get("timezone")),
+                   strip=strips.get(row["workflow_id"], []))
+        items.append(doc)
     pages = max(1, -(-total // PAGE_SIZE))
 
     def link(to: int) -> str:

@@ -424,3 +424,22 @@ def test_writes_from_another_site_are_refused(world: World, store_url: str) -> N
         assert rebound.status_code == 403
         assert anyone.get("/api/v1/workflows", headers={"host": "localhost:1"}).status_code \
             == 200
+
+
+def test_recent_runs_of_gives_the_newest_of_each_workflow(store: Any) -> None:
+    publish_text(store, MANUAL, PUBLISHED)
+    publish_text(store, MANUAL.replace("by-hand", "second"), PUBLISHED)
+    first = [runs.start_manual(store, "by-hand", PUBLISHED).run_id for _ in range(15)]
+    second = [runs.start_manual(store, "second", PUBLISHED).run_id for _ in range(2)]
+    with store.read() as tx:
+        rows = tx.recent_runs_of(["second", "by-hand", "nothing"], 12)
+        assert tx.recent_runs_of([], 12) == []
+    assert [(r["workflow_id"], r["run_id"]) for r in rows] == [
+        *[("by-hand", i) for i in first[-12:]], *[("second", i) for i in second]]
+    assert {r["status"] for r in rows} == {"queued"}
+
+
+def test_the_workflows_table_shows_the_last_runs_as_a_strip(world: World) -> None:
+    with world.client(world.read) as api:
+        html = api.get("/workflows").text
+    assert f'href="/runs/{world.run_id}" class="sq st-queued"' in html

@@ -136,6 +136,16 @@ WHERE w.namespace = %(ns)s
   AND (%(search)s::text IS NULL OR strpos(w.workflow_id, %(search)s::text) > 0
        OR strpos(coalesce(w.name, ''), %(search)s::text) > 0)
 
+-- name: recent_runs_of
+-- The newest %(per)s runs of each workflow of a page (the table's strip of colours), one index
+-- range per workflow.
+SELECT r.run_id, r.workflow_id, r.status
+FROM unnest(%(workflow_ids)s::text[]) AS w(id)
+CROSS JOIN LATERAL (SELECT run_id, workflow_id, status FROM runs
+                    WHERE namespace = %(ns)s AND workflow_id = w.id
+                    ORDER BY run_id DESC LIMIT %(per)s) AS r
+ORDER BY r.workflow_id, r.run_id
+
 -- name: insert_token
 INSERT INTO api_tokens (namespace, name, scope, token_hash, created_at)
 VALUES (%(ns)s, %(name)s, %(scope)s, %(token_hash)s, %(now)s)

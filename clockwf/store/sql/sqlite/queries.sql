@@ -126,6 +126,16 @@ WHERE w.namespace = :ns
   AND (:search IS NULL OR instr(w.workflow_id, :search) > 0
        OR instr(coalesce(w.name, ''), :search) > 0)
 
+-- name: recent_runs_of
+-- The newest :per runs of each workflow of a page (the table's strip of colours), one index
+-- range per workflow.
+SELECT r.run_id, r.workflow_id, r.status
+FROM json_each(:workflow_ids) AS w
+JOIN runs AS r ON r.run_id IN (SELECT run_id FROM runs INDEXED BY runs_by_workflow
+                               WHERE namespace = :ns AND workflow_id = w.value
+                               ORDER BY run_id DESC LIMIT :per)
+ORDER BY r.workflow_id, r.run_id
+
 -- name: insert_token
 INSERT INTO api_tokens (namespace, name, scope, token_hash, created_at)
 VALUES (:ns, :name, :scope, :token_hash, :now)
