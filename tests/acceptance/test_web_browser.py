@@ -154,7 +154,9 @@ def test_sign_in_see_a_skip_and_run_now(dashboard: tuple[str, str, Processes],
         page.fill("#payload", json.dumps({"note": HOSTILE}))
         page.click("#run-now")
         page.wait_for_url("**/runs/*")
+        page.evaluate("window.__same_page = true")   # gone if anything reloads the page
         expect(page.locator("#run-status")).to_have_text("succeeded", timeout=60_000)
+        assert page.evaluate("window.__same_page") is True
         output = page.locator("pre.output").first
         expect(output).to_contain_text("exported")
         # shown as text, every character (the step printed the payload as JSON)

@@ -443,3 +443,18 @@ def test_the_workflows_table_shows_the_last_runs_as_a_strip(world: World) -> Non
     with world.client(world.read) as api:
         html = api.get("/workflows").text
     assert f'href="/runs/{world.run_id}" class="sq st-queued"' in html
+
+
+def test_a_page_s_live_part_comes_alone_for_the_refresh(world: World) -> None:
+    with world.client(world.read) as api:
+        whole = api.get(f"/runs/{world.run_id}").text
+        live = api.get(f"/runs/{world.run_id}", headers={"x-clockwf-live": "1"}).text
+        assert "<html" in whole and 'id="live"' in whole
+        assert "<html" not in live and 'id="run-status">queued<' in live
+        with open_store(world.store_url, world.ns) as store:
+            runs.cancel_runs(store, [world.run_id], NOW)
+        again = api.get(f"/runs/{world.run_id}", headers={"x-clockwf-live": "1"}).text
+        assert 'id="run-status">cancelled<' in again
+        for path in ("/", "/workflows", "/workflows/nightly", "/runs"):
+            part = api.get(path, headers={"x-clockwf-live": "1"})
+            assert part.status_code == 200 and "<html" not in part.text, path
