@@ -67,7 +67,7 @@ def test_every_table_is_keyed_by_namespace(store: Store) -> None:
     confined to it (a new table without one fails here)."""
     tables = schema_tables(store.backend) - {"clockwf_migrations"}
     assert tables == {"workflows", "workflow_versions", "schedules", "change_counters", "runs",
-                      "skipped_occurrences", "daemons", "run_steps"}
+                      "skipped_occurrences", "daemons", "run_steps", "api_tokens"}
     with store.read() as tx:
         db = tx.db  # type: ignore[attr-defined]
         assert tables <= {r["name"] for r in db.all("existing_tables", {})}
