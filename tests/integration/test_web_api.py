@@ -458,3 +458,32 @@ def test_a_page_s_live_part_comes_alone_for_the_refresh(world: World) -> None:
         for path in ("/", "/workflows", "/workflows/nightly", "/runs"):
             part = api.get(path, headers={"x-clockwf-live": "1"})
             assert part.status_code == 200 and "<html" not in part.text, path
+
+
+def test_the_operator_forms_pause_resume_backfill_and_cancel(world: World) -> None:
+    with world.client(None) as browser:
+        browser.post("/signin", data={"token": world.operate, "next": "/"})
+        csrf = tokens.csrf_token(world.operate)
+        paused = browser.post("/workflows/nightly/pause", data={"csrf": csrf, "note": "db"})
+        assert paused.status_code == 303
+        page = browser.get("/workflows/nightly").text
+        assert 'id="resume"' in page and "paused: db" in page
+        assert browser.post("/workflows/nightly/resume", data={"csrf": csrf}).status_code == 303
+        assert 'id="pause"' in browser.get("/workflows/nightly").text
+        span = {"csrf": csrf, "from": "2027-03-10T00:00", "to": "2027-03-12T00:00"}
+        preview = browser.post("/workflows/nightly/backfill", data=span)
+        assert preview.status_code == 200 and "would launch 2;" in preview.text
+        assert "2027-03-10T02:30:00-05:00" in preview.text and 'id="backfill-confirm"' in \
+            preview.text
+        assert runs.list_runs(open_store(world.store_url, world.ns), workflow_id="nightly",
+                              limit=10)[0]["run_id"] == world.run_id   # nothing launched
+        done = browser.post("/workflows/nightly/backfill", data={**span, "confirm": "1"})
+        assert "launched 2;" in done.text
+        cancel = browser.post(f"/runs/{world.run_id}/cancel", data={"csrf": csrf})
+        assert cancel.status_code == 303
+        assert 'id="run-status">cancelled<' in browser.get(f"/runs/{world.run_id}").text
+    with world.client(None) as reader:
+        reader.post("/signin", data={"token": world.read, "next": "/"})
+        denied = reader.post("/workflows/nightly/pause",
+                             data={"csrf": tokens.csrf_token(world.read)})
+        assert denied.status_code == 403 and "scope is read" in denied.text
