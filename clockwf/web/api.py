@@ -382,7 +382,7 @@ async def publish(request: Request) -> dict[str, Any]:
     that does not validate gives 422 with the diagnostics (line, column, field, message)."""
     from starlette.concurrency import run_in_threadpool
 
-    store = store_for(request, "admin")
+    store = await run_in_threadpool(store_for, request, "admin")
     body = await request.body()
     if len(body) > 1 << 20:
         raise InvalidInput("the definition is larger than 1 MiB")

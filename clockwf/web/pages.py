@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from clockwf import documents, lifecycle, runs, tokens
 from clockwf.errors import ClockwfError, InvalidInput
 from clockwf.timeutil import iso, iso_utc, parse_instant, zone_or_offset
+from clockwf.tokens import Principal
 from clockwf.web.app import (
     COOKIE,
     OVERDUE_AFTER,
@@ -64,12 +65,16 @@ def error_page(request: Request, exc: ClockwfError, code: int) -> HTMLResponse:
     return render(request, "error.html", code, message=exc.message, code=code)
 
 
-async def _form(request: Request, needed: str) -> dict[str, str]:
-    principal(request, needed)
-    form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
-    check_csrf(request, values.get("csrf"))
-    return values
+FormText = Annotated[str, Form(max_length=1 << 20)]
+
+
+def _authorize(request: Request, needed: str, csrf: str) -> Principal:
+    """The principal, allowed ``needed``, having sent the session's CSRF token. (The form
+    handlers are plain functions: FastAPI parses the form, then runs them in its thread pool,
+    so the store is never waited on in the event loop.)"""
+    who = principal(request, needed)
+    check_csrf(request, csrf)
+    return who
 
 
 def _local_pair(when: datetime | None, zone: str | None) -> dict[str, str] | None:
@@ -88,10 +93,9 @@ def signin_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/signin")
-async def signin(request: Request) -> Response:
-    form = await request.form()
-    token = str(form.get("token") or "").strip()
-    target = str(form.get("next") or "/")
+def signin(request: Request, token: FormText = "", next: FormText = "/") -> Response:
+    token = token.strip()
+    target = next or "/"
     if not target.startswith("/") or target.startswith("//"):
         target = "/"
     w = web(request)
@@ -106,8 +110,8 @@ async def signin(request: Request) -> Response:
 
 
 @router.post("/signout")
-async def signout(request: Request) -> Response:
-    await _form(request, "read")
+def signout(request: Request, csrf: FormText = "") -> Response:
+    _authorize(request, "read", csrf)
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -234,58 +238,58 @@ def workflow(request: Request, workflow_id: str, span: str = "24h", start: str =
 
 
 @router.post("/workflows/{workflow_id}/run")
-async def run_now(request: Request, workflow_id: str) -> Response:
-    form = await _form(request, "operate")
-    who = principal(request, "operate")
+def run_now(request: Request, workflow_id: str, csrf: FormText = "", payload: FormText = "",
+            key: FormText = "") -> Response:
+    who = _authorize(request, "operate", csrf)
     w = web(request)
-    text = form.get("payload", "").strip()
+    text = payload.strip()
     try:
-        payload = json.loads(text) if text else None
+        data = json.loads(text) if text else None
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"the payload is not valid JSON: {exc.msg} at line {exc.lineno} "
                            f"column {exc.colno}") from None
-    key = form.get("key", "").strip() or None
-    started = runs.start_manual(w.store(who.namespace), workflow_id, w.now(), payload=payload,
-                                key=key)
+    started = runs.start_manual(w.store(who.namespace), workflow_id, w.now(), payload=data,
+                                key=key.strip() or None)
     run_id = started.run_id if started.run_id is not None else started.existing_run_id
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
 
 @router.post("/workflows/{workflow_id}/pause")
-async def pause(request: Request, workflow_id: str) -> Response:
-    form = await _form(request, "operate")
-    who = principal(request, "operate")
+def pause(request: Request, workflow_id: str, csrf: FormText = "",
+          note: FormText = "") -> Response:
+    who = _authorize(request, "operate", csrf)
     w = web(request)
-    lifecycle.pause(w.store(who.namespace), workflow_id, w.now(),
-                    form.get("note", "").strip() or None)
+    lifecycle.pause(w.store(who.namespace), workflow_id, w.now(), note.strip() or None)
     return RedirectResponse(f"/workflows/{workflow_id}", status_code=303)
 
 
 @router.post("/workflows/{workflow_id}/resume")
-async def resume(request: Request, workflow_id: str) -> Response:
-    await _form(request, "operate")
-    who = principal(request, "operate")
+def resume(request: Request, workflow_id: str, csrf: FormText = "") -> Response:
+    who = _authorize(request, "operate", csrf)
     w = web(request)
     lifecycle.resume(w.store(who.namespace), workflow_id, w.now())
     return RedirectResponse(f"/workflows/{workflow_id}", status_code=303)
 
 
 @router.post("/workflows/{workflow_id}/backfill")
-async def backfill(request: Request, workflow_id: str) -> Response:
+def backfill(request: Request, workflow_id: str, csrf: FormText = "",
+             start: Annotated[str, Form(alias="from", max_length=64)] = "",
+             end: Annotated[str, Form(alias="to", max_length=64)] = "",
+             confirm: FormText = "") -> Response:
     """Without ``confirm``: a preview (a dry run) with a button to launch what it lists."""
-    form = await _form(request, "operate")
-    who = principal(request, "operate")
+    who = _authorize(request, "operate", csrf)
     w = web(request)
     store = w.store(who.namespace)
     with store.read() as tx:
         schedule = tx.get_schedule(workflow_id)
     zone = zone_or_offset(schedule["timezone"]) if schedule else UTC
-    start = parse_instant(form.get("from", ""), default_tz=zone, what="from")
-    end = parse_instant(form.get("to", ""), default_tz=zone, what="to")
-    confirm = form.get("confirm") == "1"
-    report = runs.backfill(store, workflow_id, start, end, w.now(), dry_run=not confirm)
+    confirmed = confirm == "1"
+    report = runs.backfill(store, workflow_id,
+                           parse_instant(start, default_tz=zone, what="from"),
+                           parse_instant(end, default_tz=zone, what="to"), w.now(),
+                           dry_run=not confirmed)
     return render(request, "backfill.html", workflow_id=workflow_id, report=report.as_json(),
-                  start=form.get("from", ""), end=form.get("to", ""), confirmed=confirm)
+                  start=start, end=end, confirmed=confirmed)
 
 
 # -- runs ----------------------------------------------------------------------------------------
@@ -314,9 +318,8 @@ def run_page(request: Request, run_id: int) -> HTMLResponse:
 
 
 @router.post("/runs/{run_id}/cancel")
-async def cancel(request: Request, run_id: int) -> Response:
-    await _form(request, "operate")
-    who = principal(request, "operate")
+def cancel(request: Request, run_id: int, csrf: FormText = "") -> Response:
+    who = _authorize(request, "operate", csrf)
     w = web(request)
     runs.cancel_runs(w.store(who.namespace), [run_id], w.now())
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
