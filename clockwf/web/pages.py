@@ -96,8 +96,8 @@ def signin_page(request: Request) -> HTMLResponse:
 def signin(request: Request, token: FormText = "", next: FormText = "/") -> Response:
     token = token.strip()
     target = next or "/"
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"   # only a path of this server: never another site (browsers read \ as /)
     w = web(request)
     found = tokens.authenticate(w.store(w.namespace), token) if token else None
     if found is None:

@@ -267,6 +267,9 @@ def test_the_browser_session_is_an_httponly_strict_cookie_and_forms_need_csrf(
     with world.client(None) as browser:
         wrong = browser.post("/signin", data={"token": "cwf_nope", "next": "/"})
         assert wrong.status_code == 401 and "not valid" in wrong.text
+        for target in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+            away = browser.post("/signin", data={"token": world.read, "next": target})
+            assert away.status_code == 303 and away.headers["location"] == "/", target
         signed = browser.post("/signin", data={"token": world.operate, "next": "/workflows"})
         assert signed.status_code == 303 and signed.headers["location"] == "/workflows"
         cookie = signed.headers["set-cookie"].lower()
