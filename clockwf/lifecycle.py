@@ -386,8 +386,9 @@ LIST_TRIGGERS = ("manual", "event", "schedule", "recurring", "scheduled")
 LIST_STATUSES = ("published", "paused", "scheduled", "completed", "missed")
 
 
-def list_workflows(store: Store, *, trigger: str | None = None,
-                   status: str | None = None) -> list[Row]:
+def _list_filters(trigger: str | None, status: str | None) -> tuple[list[str] | None,
+                                                                    str | None]:
+    """The store's filters for ``--trigger`` and ``--status``."""
     if trigger is not None and trigger not in LIST_TRIGGERS:
         raise InvalidInput(f"--trigger must be one of {', '.join(LIST_TRIGGERS)}; got {trigger!r}")
     if status is not None and status not in LIST_STATUSES:
@@ -397,10 +398,26 @@ def list_workflows(store: Store, *, trigger: str | None = None,
         types = ["schedule", "recurring"]
     elif trigger is not None:
         types = [trigger]
+    # "published" is the listing's word for a workflow that is not paused.
+    return types, "active" if status == "published" else status
+
+
+def list_workflows(store: Store, *, trigger: str | None = None,
+                   status: str | None = None) -> list[Row]:
+    types, state = _list_filters(trigger, status)
     with store.read() as tx:
-        # "published" is the listing's word for a workflow that is not paused.
-        return tx.list_workflows(trigger_types=types,
-                                 status="active" if status == "published" else status)
+        return tx.list_workflows(trigger_types=types, status=state)
+
+
+def page_workflows(store: Store, *, trigger: str | None = None, status: str | None = None,
+                   search: str | None = None, limit: int = 50,
+                   offset: int = 0) -> tuple[list[Row], int]:
+    """One page of :func:`list_workflows`, ``search`` matching part of the id or name; and how
+    many workflows match in all."""
+    types, state = _list_filters(trigger, status)
+    with store.read() as tx:
+        return tx.page_workflows(trigger_types=types, status=state, search=search,
+                                 limit=limit, offset=offset)
 
 
 @dataclass

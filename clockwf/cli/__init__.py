@@ -27,6 +27,7 @@ from clockwf.cli import worker as _worker  # noqa: F401  isort: skip
 from clockwf.cli import notify as _notify  # noqa: F401  isort: skip
 from clockwf.cli import db as _db  # noqa: F401  isort: skip
 from clockwf.cli import imports as _imports  # noqa: F401  isort: skip
+from clockwf.cli import web as _web  # noqa: F401  isort: skip
 
 
 # Options whose value may be left out: ``--prune`` alone is ``--prune=pause`` (Typer has no

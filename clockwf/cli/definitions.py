@@ -10,18 +10,15 @@ from typing import Annotated
 
 import typer
 
-from clockwf import render, yamlload
+from clockwf import documents, render, yamlload
 from clockwf.cli.app import FormatOpt, NowOpt, OutputFormat, app
 from clockwf.cron import CronSchedule
 from clockwf.errors import InvalidInput
 from clockwf.models import (
-    EventTrigger,
-    RecurringTrigger,
-    ScheduleTrigger,
     definition_schema,
     payload_schema,
 )
-from clockwf.timeutil import get_zone, iso, iso_utc, parse_instant
+from clockwf.timeutil import get_zone, parse_instant
 from clockwf.validate import FileReport, validate_path, validate_source
 
 STDIN = "-"
@@ -157,7 +154,7 @@ def next_(
     else:
         rows, title = _file_fires(file or STDIN, now, count)
     if fmt is OutputFormat.json:
-        render.emit_json({"fires": rows})
+        render.emit_json(documents.fires(rows))
     else:
         render.fires_table(title, rows)
 
@@ -165,27 +162,8 @@ def next_(
 def _file_fires(name: str, now: str | None, count: int) -> tuple[list[dict[str, str | None]],
                                                                    str]:
     definition = DefinitionFiles().validate(name, _now(now, UTC)).raise_for_errors()
-    trigger = definition.trigger
-    if isinstance(trigger, RecurringTrigger):
-        schedule = CronSchedule(trigger.cron, trigger.timezone, gap=trigger.dst.gap,
-                                fold=trigger.dst.fold)
-        at = _now(now, get_zone(trigger.timezone))
-        rows = render.fire_rows(schedule.iter_fires(at, include_skipped=True), count)
-        return rows, f"next fires of {definition.id} ({trigger.cron!r} in {trigger.timezone})"
-    if isinstance(trigger, ScheduleTrigger):
-        zone = get_zone(trigger.timezone or "UTC")
-        instant = trigger.instant()
-        if trigger.timezone is not None:
-            instant = instant.astimezone(zone)
-        at = _now(now, zone)
-        title = f"the one fire of {definition.id} (run_at {trigger.run_at})"
-        if instant <= at:
-            render.warning(f"run_at {trigger.run_at} of {definition.id} is in the past: "
-                           "it will not fire")
-            return [], title
-        return [{"at": iso(instant), "utc": iso_utc(instant), "note": None}], title
-    if isinstance(trigger, EventTrigger):
-        raise InvalidInput(f"workflow {definition.id} is started by the event "
-                           f"{trigger.event!r}, not by the clock: it has no fire times")
-    raise InvalidInput(f"workflow {definition.id} has no trigger: it is started only by hand "
-                       "(clockwf run), so it has no fire times")
+    rows, title, warning = documents.definition_fires(
+        definition, lambda zone: _now(now, zone), count)
+    if warning:
+        render.warning(warning)
+    return rows, title

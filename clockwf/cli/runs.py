@@ -8,12 +8,12 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from clockwf import render, runs
+from clockwf import documents, render, runs
 from clockwf.cli.app import DbOpt, FormatOpt, NamespaceOpt, NowOpt, OutputFormat, app
 from clockwf.clock import parse_now
 from clockwf.errors import InvalidInput, NotFound
 from clockwf.store import open_store
-from clockwf.timeutil import iso_utc, parse_instant
+from clockwf.timeutil import parse_instant
 
 
 class _ListByDefault(TyperGroup):
@@ -56,7 +56,7 @@ def list_runs(
         rows = runs.list_runs(store, workflow_id=workflow_id, trigger=trigger, status=status,
                               since=when, limit=limit)
     if fmt is OutputFormat.json:
-        render.emit_json({"runs": [runs.run_json(r) for r in rows]})
+        render.emit_json(documents.runs(rows))
         return
     render.table(None, ["run", "workflow", "v", "status", "scheduled for", "created",
                         "provenance"],
@@ -64,16 +64,6 @@ def list_runs(
                    runs.run_json(r)["scheduled_for"] or "",
                    f"{r['created_at']:%Y-%m-%d %H:%M:%S}Z", runs.provenance_label(r))
                   for r in rows])
-
-
-def _step_json(step: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "step_index": step["step_index"], "step_id": step["step_id"],
-        "attempt": step["attempt"], "kind": step["kind"], "status": step["status"],
-        "started_at": iso_utc(step["started_at"]), "finished_at": iso_utc(step["finished_at"]),
-        "duration_ms": step["duration_ms"], "exit_code": step["exit_code"],
-        "http_status": step["http_status"], "output": step["output"], "error": step["error"],
-    }
 
 
 @runs_app.command("show")
@@ -94,10 +84,7 @@ def show_run(
                 raise NotFound(f"no run in namespace {namespace!r} yet")
             run_id = str(latest[0]["run_id"])
         run, steps = runs.get_run(store, int(run_id))
-    doc = runs.run_json(run)
-    doc.update(payload=json.loads(run["payload"]), error=run.get("error"),
-               provenance=runs.provenance_label(run), lease_owner=run.get("lease_owner"),
-               steps=[_step_json(s) for s in steps])
+    doc = documents.run_detail(run, steps)
     if fmt is OutputFormat.json:
         render.emit_json(doc)
         return
@@ -133,8 +120,7 @@ def cancel_run(
     with open_store(db, namespace) as store:
         rows = runs.cancel_runs(store, run_ids, parse_now(now))
     if fmt is OutputFormat.json:
-        render.emit_json({"cancelled": [{"run_id": r["run_id"], "was": r["status"]}
-                                        for r in rows]})
+        render.emit_json(documents.cancelled(rows))
         return
     for r in rows:
         render.text(f"run {r['run_id']}: " + ("cancelled" if r["status"] == "queued" else

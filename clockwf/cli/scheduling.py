@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from clockwf import logs, render, runs
+from clockwf import documents, logs, render, runs
 from clockwf.cli.app import (
     DbOpt,
     FormatOpt,
@@ -158,10 +158,7 @@ def run(
                                 on_output=None if fmt is OutputFormat.json else _stream)
             status = executor.execute(started.run_id)
     if fmt is OutputFormat.json:
-        doc = started.as_json()
-        if status is not None:
-            doc["status"] = status
-        render.emit_json(doc)
+        render.emit_json(documents.started(started, status))
     elif started.run_id is None:
         render.text(f"{workflow_id}: key {key!r} was used already by run "
                     f"{started.existing_run_id}; nothing started")
@@ -190,7 +187,7 @@ def emit(
     with open_store(db, namespace) as store:
         started = runs.emit(store, event, parse_now(now), payload=data, event_id=event_id)
     if fmt is OutputFormat.json:
-        render.emit_json({"event": event, "runs": [s.as_json() for s in started]})
+        render.emit_json(documents.emitted(event, started))
         return
     if not started:
         render.text(f"no published, unpaused workflow listens to {event!r}")

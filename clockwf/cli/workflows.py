@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from clockwf import lifecycle, render, sources
+from clockwf import documents, lifecycle, render, sources
 from clockwf import plan as plan_mod
 from clockwf.cli.app import DbOpt, FormatOpt, NamespaceOpt, NowOpt, OutputFormat, app
 from clockwf.cli.definitions import DefinitionFiles
@@ -17,12 +16,8 @@ from clockwf.clock import parse_now
 from clockwf.errors import InvalidInput
 from clockwf.store import open_store
 from clockwf.store.base import Row
-from clockwf.timeutil import humanize_delta, iso, iso_utc, zone_or_offset
+from clockwf.timeutil import humanize_delta, iso, iso_utc
 from clockwf.validate import FileReport
-
-
-def _local(when: datetime | None, zone: str | None) -> datetime | None:
-    return None if when is None else when.astimezone(zone_or_offset(zone or "UTC"))
 
 
 def _when(local: datetime | None, now: datetime) -> str:
@@ -49,31 +44,6 @@ def trigger_label(row: Row) -> str:
     spec = ScheduleSpec(workflow_id=row["workflow_id"], trigger_type="recurring",
                         timezone=row.get("timezone") or "UTC", cron=row["cron"])
     return spec.label
-
-
-def _workflow_status(row: Row) -> str:
-    return "paused" if row.get("paused") else "published"
-
-
-def _next_fire(row: Row) -> datetime | None:
-    """When it will fire next: nothing while paused (the schedule keeps its place, but a
-    resume starts again from then)."""
-    if row.get("paused") or row.get("schedule_status") != "scheduled":
-        return None
-    return _local(row.get("next_fire_at"), row.get("timezone"))
-
-
-def _workflow_json(row: Row) -> dict[str, Any]:
-    return {
-        "workflow_id": row["workflow_id"],
-        "status": _workflow_status(row),
-        "trigger_type": row["trigger_type"],
-        "version": row["current_version"],
-        "next_fire_at": iso(_next_fire(row)),
-        "schedule_status": row.get("schedule_status"),
-        "published_from": row.get("published_from"),
-        "paused_note": row.get("pause_note"),
-    }
 
 
 PathsArg = Annotated[list[str], typer.Argument(
@@ -123,22 +93,17 @@ def publish(
         outcome = lifecycle.publish_set(store, reports, at, source=source, prune=prune,
                                         confirm=yes)
     if fmt is OutputFormat.json:
-        render.emit_json({"source": source,
-                          "published": [p.as_json() for p in outcome.published],
-                          "pruned": [{"workflow_id": c.workflow_id, "status": c.status,
-                                      "detail": c.detail} for c in outcome.pruned],
-                          "resumed": [{"workflow_id": c.workflow_id, "skipped": c.skipped}
-                                      for c in outcome.resumed]})
+        render.emit_json(documents.publish_outcome(source, outcome))
         return
     rows: list[tuple[object, ...]] = []
     for p in outcome.published:
-        nxt = _local(p.next_fire_at, p.timezone)
+        nxt = documents.local(p.next_fire_at, p.timezone)
         rows.append((p.workflow_id, p.status, p.version, p.trigger_type, _when(nxt, at)))
     for c in outcome.pruned:
         rows.append((c.workflow_id, f"pruned ({c.status})", "", "", c.detail or ""))
     for c in outcome.resumed:
         rows.append((c.workflow_id, "resumed (back after a prune)", "", "",
-                     _when(_local(c.next_fire_at, None), at)))
+                     _when(documents.local(c.next_fire_at, None), at)))
     render.table(None, ["workflow", "status", "version", "trigger", "next fire"], rows)
     if source and prune:
         render.text(f"source: {source}")
@@ -225,9 +190,7 @@ def delete(
 
 def _state(change: lifecycle.StateChange, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
-        render.emit_json({"workflow_id": change.workflow_id, "status": change.status,
-                          "next_fire_at": iso_utc(change.next_fire_at),
-                          "skipped": change.skipped, "detail": change.detail})
+        render.emit_json(documents.state_change(change))
         return
     text = f"{change.workflow_id}: {change.status}"
     if change.skipped:
@@ -253,13 +216,13 @@ def list_(
     with open_store(db, namespace) as store:
         rows = lifecycle.list_workflows(store, trigger=trigger, status=status)
     if fmt is OutputFormat.json:
-        render.emit_json({"workflows": [_workflow_json(r) for r in rows]})
+        render.emit_json(documents.workflows(rows))
         return
     at = parse_now(now)
     table = []
     for r in rows:
-        nxt = _next_fire(r)
-        table.append((r["workflow_id"], _workflow_status(r) + (
+        nxt = documents.next_fire(r)
+        table.append((r["workflow_id"], documents.workflow_status(r) + (
             f" / {r['schedule_status']}" if r.get("schedule_status") else ""),
             trigger_label(r), r["current_version"], _when(nxt, at), r.get("published_from")))
     render.table(None, ["workflow", "status", "trigger", "version", "next fire", "from"], table)
@@ -279,28 +242,8 @@ def show(
     with open_store(db, namespace) as store:
         detail = lifecycle.show(store, workflow_id, version)
     wf, sched = detail.workflow, detail.schedule
-    merged = dict(wf)
-    if sched is not None:
-        merged.update(next_fire_at=sched["next_fire_at"], timezone=sched["timezone"],
-                      schedule_status=sched["status"], cron=sched["cron"])
-    doc = _workflow_json(merged)
-    doc.update({
-        "name": detail.definition.name,
-        "description": detail.definition.description,
-        "paused_note": wf.get("pause_note"),
-        "shown_version": int(detail.version["version"]),
-        "schedule": None if sched is None else {
-            "status": sched["status"],
-            "next_fire_at": iso(_local(sched["next_fire_at"], sched["timezone"])),
-            "last_fire_key": sched["last_fire_key"],
-            "last_fired_at": iso_utc(sched["last_fired_at"]),
-            "enabled": sched["status"] == "scheduled",
-            "status_reason": sched.get("status_reason"),
-        },
-        "versions": [{"version": v["version"], "published_at": iso_utc(v["published_at"]),
-                      "published_from": v.get("published_from")} for v in detail.versions],
-        "definition": json.loads(detail.version["definition"]),
-    })
+    merged = documents.merged_row(detail)
+    doc = documents.workflow_detail(detail)
     if fmt is OutputFormat.json:
         render.emit_json(doc)
         return
@@ -314,7 +257,7 @@ def show(
     if wf.get("published_from"):
         render.text(f"published from: {wf['published_from']}")
     if sched is not None:
-        nxt = _local(sched["next_fire_at"], sched["timezone"])
+        nxt = documents.local(sched["next_fire_at"], sched["timezone"])
         at = datetime.now(UTC)
         render.text(f"schedule: {sched['status']}"
                     + (f", next fire {iso(nxt)} ({humanize_delta(nxt - at)})" if nxt else "")

@@ -139,6 +139,38 @@ class Tx(abc.ABC):
         source, ordered by workflow_id (``publish --prune``)."""
 
     @abc.abstractmethod
+    def page_workflows(self, *, trigger_types: Sequence[str] | None = None,
+                       status: str | None = None, search: str | None = None,
+                       limit: int = 50, offset: int = 0) -> tuple[list[Row], int]:
+        """One page of :meth:`list_workflows` (same columns, order and filters), ``search``
+        matching a substring of the id or the name; and the number of rows of all pages."""
+
+    @abc.abstractmethod
+    def recent_runs_of(self, workflow_ids: Sequence[str], per: int) -> list[Row]:
+        """run_id, workflow_id, status of the newest ``per`` runs of each workflow, by
+        workflow_id then run_id."""
+
+    # -- API tokens (clockwf serve) ----------------------------------------------------------
+    @abc.abstractmethod
+    def insert_token(self, *, name: str, scope: str, token_hash: str, now: datetime) -> bool:
+        """False when the namespace has a token of that name already."""
+
+    @abc.abstractmethod
+    def list_tokens(self) -> list[Row]:
+        """name, scope, created_at of the namespace's tokens, by name (never a hash)."""
+
+    @abc.abstractmethod
+    def delete_token(self, name: str) -> bool: ...
+
+    @abc.abstractmethod
+    def token_by_hash(self, token_hash: str) -> Row | None:
+        """namespace, name, scope of the token with this hash, in any namespace."""
+
+    @abc.abstractmethod
+    def count_tokens(self) -> int:
+        """Tokens in the whole store, every namespace."""
+
+    @abc.abstractmethod
     def workflows_for_event(self, event_name: str) -> list[Row]:
         """Published, unpaused workflows whose trigger is this event."""
 

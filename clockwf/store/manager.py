@@ -112,6 +112,39 @@ class SqlTx(Tx):
     def workflows_from(self, published_from: str) -> list[Row]:
         return self.db.all("workflows_from", self._p(published_from=published_from))
 
+    def page_workflows(self, *, trigger_types: Sequence[str] | None = None,
+                       status: str | None = None, search: str | None = None,
+                       limit: int = 50, offset: int = 0) -> tuple[list[Row], int]:
+        params = self._p(trigger_types=None if trigger_types is None else list(trigger_types),
+                         status=status, search=search or None, limit=limit, offset=offset)
+        rows = self.db.all("page_workflows", params)
+        counted = self.db.one("count_workflows", params)
+        return rows, 0 if counted is None else int(counted["n"])
+
+    def recent_runs_of(self, workflow_ids: Sequence[str], per: int) -> list[Row]:
+        if not workflow_ids:
+            return []
+        return self.db.all("recent_runs_of", self._p(workflow_ids=list(workflow_ids),
+                                                     per=per))
+
+    # -- API tokens ----------------------------------------------------------------------------
+    def insert_token(self, *, name: str, scope: str, token_hash: str, now: datetime) -> bool:
+        return self.db.execute("insert_token", self._p(name=name, scope=scope,
+                                                       token_hash=token_hash, now=now)) > 0
+
+    def list_tokens(self) -> list[Row]:
+        return self.db.all("list_tokens", self._p())
+
+    def delete_token(self, name: str) -> bool:
+        return self.db.execute("delete_token", self._p(name=name)) > 0
+
+    def token_by_hash(self, token_hash: str) -> Row | None:
+        return self.db.one("token_by_hash", self._p(token_hash=token_hash))
+
+    def count_tokens(self) -> int:
+        row = self.db.one("count_tokens", self._p())
+        return 0 if row is None else int(row["n"])
+
     def workflows_for_event(self, event_name: str) -> list[Row]:
         return self.db.all("workflows_for_event", self._p(event_name=event_name))
 

@@ -70,7 +70,9 @@ def test_every_table_is_keyed_by_namespace(store: Store) -> None:
                       "skipped_occurrences", "daemons", "run_steps",
                       # alerts
                       "workflow_health", "notify_defaults", "notifications",
-                      "notification_deliveries"}
+                      "notification_deliveries",
+                      # web
+                      "api_tokens"}
     with store.read() as tx:
         db = tx.db  # type: ignore[attr-defined]
         assert tables <= {r["name"] for r in db.all("existing_tables", {})}

@@ -110,6 +110,69 @@ SELECT workflow_id, paused FROM workflows
 WHERE namespace = %(ns)s AND published_from = %(published_from)s
 ORDER BY workflow_id
 
+-- ---------------------------------------------------------------------------------------------
+-- clockwf serve: the workflows table a page at a time (search by id or name), API tokens
+
+-- name: page_workflows
+SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
+       s.next_nominal_at, s.last_fire_key, s.last_fired_at
+FROM workflows AS w
+LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
+WHERE w.namespace = %(ns)s
+  AND (%(trigger_types)s::text[] IS NULL OR w.trigger_type = ANY(%(trigger_types)s::text[]))
+  AND (%(status)s::text IS NULL
+       OR (%(status)s::text = 'paused' AND w.paused)
+       OR (%(status)s::text = 'active' AND NOT w.paused)
+       OR s.status = %(status)s::text)
+  AND (%(search)s::text IS NULL OR strpos(w.workflow_id, %(search)s::text) > 0
+       OR strpos(coalesce(w.name, ''), %(search)s::text) > 0)
+ORDER BY w.workflow_id
+LIMIT %(limit)s OFFSET %(offset)s
+
+-- name: count_workflows
+-- The schedule is looked at only when the status filter names a schedule status.
+SELECT count(*) AS n
+FROM workflows AS w
+WHERE w.namespace = %(ns)s
+  AND (%(trigger_types)s::text[] IS NULL OR w.trigger_type = ANY(%(trigger_types)s::text[]))
+  AND (%(status)s::text IS NULL
+       OR (%(status)s::text = 'paused' AND w.paused)
+       OR (%(status)s::text = 'active' AND NOT w.paused)
+       OR EXISTS (SELECT 1 FROM schedules AS s
+                  WHERE s.namespace = w.namespace AND s.workflow_id = w.workflow_id
+                    AND s.status = %(status)s::text))
+  AND (%(search)s::text IS NULL OR strpos(w.workflow_id, %(search)s::text) > 0
+       OR strpos(coalesce(w.name, ''), %(search)s::text) > 0)
+
+-- name: recent_runs_of
+-- The newest %(per)s runs of each workflow of a page (the table's strip of colours), one index
+-- range per workflow.
+SELECT r.run_id, r.workflow_id, r.status
+FROM unnest(%(workflow_ids)s::text[]) AS w(id)
+CROSS JOIN LATERAL (SELECT run_id, workflow_id, status FROM runs
+                    WHERE namespace = %(ns)s AND workflow_id = w.id
+                    ORDER BY run_id DESC LIMIT %(per)s) AS r
+ORDER BY r.workflow_id, r.run_id
+
+-- name: insert_token
+INSERT INTO api_tokens (namespace, name, scope, token_hash, created_at)
+VALUES (%(ns)s, %(name)s, %(scope)s, %(token_hash)s, %(now)s)
+ON CONFLICT (namespace, name) DO NOTHING
+
+-- name: list_tokens
+SELECT name, scope, created_at FROM api_tokens WHERE namespace = %(ns)s ORDER BY name
+
+-- name: delete_token
+DELETE FROM api_tokens WHERE namespace = %(ns)s AND name = %(name)s
+
+-- name: token_by_hash
+-- Any namespace: a token names the namespace it opens.
+SELECT namespace, name, scope FROM api_tokens WHERE token_hash = %(token_hash)s
+
+-- name: count_tokens
+-- Any namespace: `serve` refuses a non-loopback address while the store holds no token.
+SELECT count(*) AS n FROM api_tokens
+
 -- name: workflows_for_event
 SELECT * FROM workflows
 WHERE namespace = %(ns)s AND event_name = %(event_name)s AND trigger_type = 'event'

@@ -99,6 +99,71 @@ SELECT workflow_id, paused FROM workflows
 WHERE namespace = :ns AND published_from = :published_from
 ORDER BY workflow_id
 
+-- ---------------------------------------------------------------------------------------------
+-- clockwf serve: the workflows table a page at a time (search by id or name), API tokens
+
+-- name: page_workflows
+SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
+       s.next_nominal_at, s.last_fire_key, s.last_fired_at
+FROM workflows AS w
+LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
+WHERE w.namespace = :ns
+  AND (:trigger_types IS NULL
+       OR w.trigger_type IN (SELECT value FROM json_each(:trigger_types)))
+  AND (:status IS NULL
+       OR (:status = 'paused' AND w.paused = 1)
+       OR (:status = 'active' AND w.paused = 0)
+       OR s.status = :status)
+  AND (:search IS NULL OR instr(w.workflow_id, :search) > 0
+       OR instr(coalesce(w.name, ''), :search) > 0)
+ORDER BY w.workflow_id
+LIMIT :limit OFFSET :offset
+
+-- name: count_workflows
+-- The schedule is looked at only when the status filter names a schedule status.
+SELECT count(*) AS n
+FROM workflows AS w
+WHERE w.namespace = :ns
+  AND (:trigger_types IS NULL
+       OR w.trigger_type IN (SELECT value FROM json_each(:trigger_types)))
+  AND (:status IS NULL
+       OR (:status = 'paused' AND w.paused = 1)
+       OR (:status = 'active' AND w.paused = 0)
+       OR EXISTS (SELECT 1 FROM schedules AS s
+                  WHERE s.namespace = w.namespace AND s.workflow_id = w.workflow_id
+                    AND s.status = :status))
+  AND (:search IS NULL OR instr(w.workflow_id, :search) > 0
+       OR instr(coalesce(w.name, ''), :search) > 0)
+
+-- name: recent_runs_of
+-- The newest :per runs of each workflow of a page (the table's strip of colours), one index
+-- range per workflow.
+SELECT r.run_id, r.workflow_id, r.status
+FROM json_each(:workflow_ids) AS w
+JOIN runs AS r ON r.run_id IN (SELECT run_id FROM runs INDEXED BY runs_by_workflow
+                               WHERE namespace = :ns AND workflow_id = w.value
+                               ORDER BY run_id DESC LIMIT :per)
+ORDER BY r.workflow_id, r.run_id
+
+-- name: insert_token
+INSERT INTO api_tokens (namespace, name, scope, token_hash, created_at)
+VALUES (:ns, :name, :scope, :token_hash, :now)
+ON CONFLICT (namespace, name) DO NOTHING
+
+-- name: list_tokens
+SELECT name, scope, created_at FROM api_tokens WHERE namespace = :ns ORDER BY name
+
+-- name: delete_token
+DELETE FROM api_tokens WHERE namespace = :ns AND name = :name
+
+-- name: token_by_hash
+-- Any namespace: a token names the namespace it opens.
+SELECT namespace, name, scope FROM api_tokens WHERE token_hash = :token_hash
+
+-- name: count_tokens
+-- Any namespace: `serve` refuses a non-loopback address while the store holds no token.
+SELECT count(*) AS n FROM api_tokens
+
 -- name: workflows_for_event
 SELECT * FROM workflows
 WHERE namespace = :ns AND event_name = :event_name AND trigger_type = 'event' AND paused = 0
