@@ -138,10 +138,10 @@ class _Loc:
         return _unwrap(self.types[-2]) if len(self.types) > 1 else None
 
 
-def _resolve(loc: Sequence[str | int]) -> _Loc:
+def _resolve(loc: Sequence[str | int], root: Any = Definition) -> _Loc:
     """Strip discriminator tags (``('trigger', 'recurring', 'cron')`` -> ``trigger.cron``)."""
     path: list[str | int] = []
-    seen: list[Any] = [Definition]
+    seen: list[Any] = [root]
     dict_key = False
     for part in loc:
         if part == "[key]":
@@ -194,25 +194,30 @@ class Locator:
 
 
 class ErrorMapper(Locator):
-    """Turns pydantic errors into diagnostics with positions and human messages."""
+    """Turns pydantic errors into diagnostics with positions and human messages (of a
+    definition, or of another model ``root`` such as a calendar file's)."""
+
+    def __init__(self, positions: PositionMap, path: str, root: Any = Definition) -> None:
+        super().__init__(positions, path)
+        self.root = root
 
     def map(self, errors: Sequence[ErrorDetails]) -> list[Diagnostic]:
         # A misspelt key ('crn', did you mean 'cron'?) also makes 'cron' missing: say it once.
         meant: set[YamlPath] = set()
         for error in errors:
             if error["type"] == "extra_forbidden":
-                loc = _resolve(error["loc"])
+                loc = _resolve(error["loc"], self.root)
                 if _is_model(loc.parent_type):
                     match = difflib.get_close_matches(str(loc.path[-1]),
                                                       list(loc.parent_type.model_fields),
                                                       n=1, cutoff=_CUTOFF)
                     meant.update((*loc.path[:-1], m) for m in match)
         return [self.one(error) for error in errors
-                if not (error["type"] == "missing" and _resolve(error["loc"]).path in meant)]
+                if not (error["type"] == "missing" and _resolve(error["loc"], self.root).path in meant)]
 
     def one(self, error: ErrorDetails) -> Diagnostic:
         kind = error["type"]
-        loc = _resolve(error["loc"])
+        loc = _resolve(error["loc"], self.root)
         ctx = error.get("ctx") or {}
         value = error.get("input")
         if kind == "value_error" and isinstance(ctx.get("error"), FieldProblem):

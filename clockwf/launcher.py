@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from clockwf.models import PAYLOAD_SCHEMA, Definition
 from clockwf.schedule import Occurrence, ScheduleSpec
 from clockwf.store.base import NewRun, Tx
-from clockwf.timeutil import iso, iso_utc
+from clockwf.timeutil import format_duration, iso, iso_utc
 
 log = logging.getLogger("clockwf.launcher")
 
@@ -72,7 +72,8 @@ def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime
     WorkflowClockTrigger.v1 payload (SPEC 4.4) and its provenance (SPEC 5.2)."""
     run_at = iso(spec.run_at.astimezone(occ.local.tzinfo)) if spec.run_at is not None else None
     scheduled_for = iso(occ.local)
-    scheduled_for_utc = iso_utc(occ.nominal)
+    # (A calendar-moved occurrence runs at ``local`` under the key of its nominal instant.)
+    scheduled_for_utc = iso_utc(occ.nominal if occ.moved_from is None else occ.local)
     payload = {
         "schema": PAYLOAD_SCHEMA,
         "trigger_type": occ.trigger_type,
@@ -88,6 +89,13 @@ def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime
         "catchup": catchup,
         "backfill": backfill,
     }
+    if spec.rrule is not None:
+        payload["rrule"] = spec.rrule
+    elif spec.every_s is not None:
+        payload["every"] = format_duration(spec.every_s)
+    moved_from = iso(occ.moved_from) if occ.moved_from is not None else None
+    if moved_from is not None:
+        payload["moved_from"] = moved_from
     lag_ms = int((now - occ.due).total_seconds() * 1000)
     metadata = {
         "label": spec.label,
@@ -105,6 +113,9 @@ def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime
         "jitter_ms": round(occ.jitter_s * 1000),
         "daemon": instance,
     }
+    if occ.cal is not None:
+        metadata["moved_from"] = moved_from
+        metadata["calendar_note"] = occ.note
     return NewRun(
         fire_key=occ.fire_key, workflow_id=occ.workflow_id, workflow_version=version,
         trigger_type=occ.trigger_type, payload=_dumps(payload), metadata=_dumps(metadata),

@@ -145,17 +145,25 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime) -> Published:
         next_fire = old["next_fire_at"]
     else:
         first = first_after(spec, now)
-        if first is None:
+        if first is None and spec.trigger_type == "schedule":
             raise InvalidInput(f"{report.path}: {wid} has no occurrence after {now.isoformat()}"
                                " (run_at must lie in the future)")
+        status, reason = "paused" if paused else "scheduled", None
+        launched = int(old.get("launched") or 0) if old else 0
+        if spec.max_runs is not None and launched >= spec.max_runs:
+            first, reason = None, f"completed: max_runs {spec.max_runs} reached"
+        elif first is None:   # end_at passed, or the rule has ended
+            reason = spec.completion_reason()
+        if first is None:
+            status = "completed"
         row = spec.row_fields()
         row.update(
             version=version,
-            status="paused" if paused else "scheduled",
-            status_reason=None,
-            next_nominal_at=first.nominal,
-            next_kind=first.kind,
-            next_fire_at=first.due,
+            status=status,
+            status_reason=reason,
+            next_nominal_at=first.nominal if first else None,
+            next_kind=first.kind if first else None,
+            next_fire_at=first.due if first else None,
             last_fire_key=old["last_fire_key"] if old else None,
             last_fired_at=old["last_fired_at"] if old else None,
             paused_at=now if paused else None,
@@ -163,7 +171,7 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime) -> Published:
             updated_at=now,
         )
         tx.upsert_schedule(row)
-        next_fire = first.due
+        next_fire = first.due if first else None
     return Published(wid, version, "published", definition.trigger_type, next_fire, zone,
                      report.path)
 
@@ -215,7 +223,7 @@ def resume(store: Store, workflow_id: str, now: datetime) -> StateChange:
             first = first_after(spec, now)
             if first is None:
                 reason = "paused when its run_at came" if spec.trigger_type == "schedule" \
-                    else "no occurrence left"
+                    else spec.completion_reason()
                 tx.set_schedule_state(workflow_id, status="missed" if spec.trigger_type ==
                                       "schedule" else "completed", status_reason=reason,
                                       next_nominal_at=None, next_kind=None, next_fire_at=None,

@@ -25,15 +25,18 @@ from dateutil.relativedelta import relativedelta
 from pydantic import ValidationError
 
 from clockwf import yamlload
-from clockwf.cron import CronExpr, CronSchedule, Fire, parse_cron
+from clockwf.cron import CronSchedule, Fire, parse_cron
 from clockwf.diagnostics import ErrorMapper, Locator, describe
 from clockwf.errors import DefinitionInvalid, Diagnostic
 from clockwf.models import (
     ID_PATTERN,
+    Calendar,
     Definition,
     RecurringTrigger,
     ScheduleTrigger,
+    local_wall,
 )
+from clockwf.recur import RRuleSchedule
 from clockwf.timeutil import format_duration, get_zone, iso
 from clockwf.tz import zone_rules
 from clockwf.yamlload import PositionMap, YamlPath
@@ -122,6 +125,10 @@ def validate_source(source: bytes | str, path: str, now: datetime, *, strict: bo
             f"a workflow definition is a mapping with at least id and steps; got {got}",
             where.line, where.column, None, path)]
         return report
+    problems = _include_calendar(data, loaded.positions, path)
+    if problems:
+        report.errors = _sorted(problems)
+        return report
     ident = data.get("id")
     if isinstance(ident, str) and re.fullmatch(ID_PATTERN, ident):
         report.workflow_id = ident
@@ -142,6 +149,44 @@ def validate_source(source: bytes | str, path: str, now: datetime, *, strict: bo
         report.errors = _sorted([*report.errors, *report.warnings])
         report.warnings = []
     return report
+
+
+def _include_calendar(data: dict[str, Any], positions: PositionMap,
+                      path: str) -> list[Diagnostic]:
+    """Replace ``trigger.calendar: {file: PATH, ...}`` by the calendar file's content (keys
+    given beside ``file`` override the file's), so several workflows share one calendar. The
+    path is relative to the definition file. Problems in the calendar file name that file."""
+    trigger = data.get("trigger")
+    calendar = trigger.get("calendar") if isinstance(trigger, dict) else None
+    if not isinstance(calendar, dict) or "file" not in calendar:
+        return []
+    assert isinstance(trigger, dict)
+    where: YamlPath = ("trigger", "calendar", "file")
+    ref = calendar["file"]
+    if not isinstance(ref, str) or not ref.strip():
+        return [Locator(positions, path).at("calendar.file is the path of a calendar file "
+                                            "(relative to this file)", where)]
+    base = Path(path).parent if path not in ("-", "<stdin>") else Path.cwd()
+    target = base / ref
+    try:
+        loaded = yamlload.load(target.read_bytes(), str(target))
+    except OSError as exc:
+        return [Locator(positions, path).at(
+            f"calendar file {str(target)!r} cannot be read: {exc.strerror or exc}", where)]
+    except DefinitionInvalid as exc:
+        return [dataclasses.replace(d, path=str(target)) for d in exc.diagnostics]
+    content = loaded.data
+    if not isinstance(content, dict):
+        return [Diagnostic("a calendar file is a mapping of holidays, exclude_dates and "
+                           "on_excluded", 1, 1, None, str(target))]
+    content = {k: v for k, v in content.items() if k != "id"}
+    try:
+        Calendar.model_validate(content)
+    except ValidationError as exc:
+        return ErrorMapper(loaded.positions, str(target), Calendar).map(exc.errors())
+    merged = {**content, **{k: v for k, v in calendar.items() if k != "file"}}
+    trigger["calendar"] = merged
+    return []
 
 
 def content_hash(definition: Definition) -> str:
@@ -251,32 +296,97 @@ class _Checks(Locator):
 
     def recurring(self, trigger: RecurringTrigger) -> None:
         self.zone_name(trigger.timezone if "timezone" in trigger.model_fields_set else None)
-        expr = parse_cron(trigger.cron)
-        cron_path: YamlPath = ("trigger", "cron")
-        if expr.day_or:
-            self.warn(f"day-of-month and day-of-week are both restricted, so it fires "
-                      f"{expr.describe_days()} (Vixie cron OR rule)", cron_path)
-        for message in expr.uneven_steps:
-            self.warn(message, cron_path)
-        if "dst" in trigger.model_fields_set and not expr.fixed:
-            self.warn("dst has no effect on a wildcard job (its minute or hour field starts "
-                      "with *): it runs on real elapsed time across DST changes", ("trigger",
-                                                                                    "dst"),
-                      key=True)
-        schedule = CronSchedule(expr, trigger.timezone, gap=trigger.dst.gap,
-                                fold=trigger.dst.fold)
-        self.next_fires = [iso(f.at) or "" for f in
-                           islice((f for f in schedule.iter_fires(self.now) if f.fires),
-                                  NEXT_FIRES)]
-        if expr.fixed:
-            self.dst_changes(trigger, expr, schedule)
+        schedule: CronSchedule | RRuleSchedule
+        if trigger.cron is not None:
+            expr = parse_cron(trigger.cron)
+            cron_path: YamlPath = ("trigger", "cron")
+            if expr.day_or:
+                self.warn(f"day-of-month and day-of-week are both restricted, so it fires "
+                          f"{expr.describe_days()} (Vixie cron OR rule)", cron_path)
+            for message in expr.uneven_steps:
+                self.warn(message, cron_path)
+            if "dst" in trigger.model_fields_set and not expr.fixed:
+                self.warn("dst has no effect on a wildcard job (its minute or hour field starts "
+                          "with *): it runs on real elapsed time across DST changes",
+                          ("trigger", "dst"), key=True)
+            schedule = CronSchedule(expr, trigger.timezone, gap=trigger.dst.gap,
+                                    fold=trigger.dst.fold)
+            fixed = expr.fixed
+        elif trigger.rrule is not None and trigger.dtstart is not None:
+            schedule = RRuleSchedule(trigger.rrule, local_wall(trigger.dtstart),
+                                     trigger.timezone, gap=trigger.dst.gap,
+                                     fold=trigger.dst.fold)
+            fixed = schedule.fixed
+            if "dst" in trigger.model_fields_set and not fixed:
+                self.warn(f"dst has no effect on a FREQ={schedule.freq_name} rule: it runs on "
+                          "real elapsed time across DST changes", ("trigger", "dst"), key=True)
+        else:
+            if "dst" in trigger.model_fields_set:
+                self.warn("dst has no effect on every: it counts exact elapsed time",
+                          ("trigger", "dst"), key=True)
+            self.next_fires = self.spec_fires()
+            self.calendar(trigger)
+            return
+        if trigger.start_at or trigger.end_at or trigger.calendar or trigger.max_runs:
+            self.next_fires = self.spec_fires()
+        else:
+            self.next_fires = [iso(f.at) or "" for f in
+                               islice((f for f in schedule.iter_fires(self.now) if f.fires),
+                                      NEXT_FIRES)]
+        if fixed:
+            self.dst_changes(trigger, schedule)
+        self.calendar(trigger)
 
-    def dst_changes(self, trigger: RecurringTrigger, expr: CronExpr,
-                    schedule: CronSchedule) -> None:
+    def spec_fires(self) -> list[str]:
+        """The next fires through the planner's view (bounds, calendar, max_runs)."""
+        from clockwf.schedule import ScheduleSpec, first_after, following
+
+        spec = ScheduleSpec.from_definition(self.definition)
+        assert spec is not None
+        out: list[str] = []
+        occ = first_after(spec, self.now)
+        scanned = 0
+        limit = spec.max_runs or NEXT_FIRES
+        while occ is not None and len(out) < min(NEXT_FIRES, limit) and scanned < 10_000:
+            scanned += 1
+            if occ.fires:
+                out.append(iso(occ.local) or "")
+            occ = following(spec, occ)
+        return out
+
+    def calendar(self, trigger: RecurringTrigger) -> None:
+        """Warn when the schedule reaches past the years the holiday data covers."""
+        cal = trigger.calendar
+        if cal is None or cal.holidays is None:
+            return
+        from clockwf.calendar import holiday_years
+
+        first, last = holiday_years(cal.holidays.country)
+        _anchor, _start, end = trigger.instants()
+        if trigger.rrule is not None and trigger.dtstart is not None:
+            last_wall = RRuleSchedule(trigger.rrule, local_wall(trigger.dtstart),
+                                      trigger.timezone).last_wall()
+            if last_wall is not None:
+                end = min(end, last_wall.replace(tzinfo=UTC)) if end else \
+                    last_wall.replace(tzinfo=UTC)
+        where: YamlPath = ("trigger", "calendar", "holidays")
+        source = f"the holidays data for {cal.holidays.country} covers {first} to {last}"
+        if end is not None and end.year > last:
+            self.warn(f"the schedule runs until {end.year}, but {source}: later holidays "
+                      "are not excluded", where)
+        elif end is None and self.now.year + 1 >= last:
+            self.warn(f"the schedule has no end, but {source}: holidays after {last} are "
+                      "not excluded (set end_at, or update the holidays package)", where)
+        if self.now.year < first:
+            self.warn(f"{source}: holidays before {first} are not excluded", where)
+
+    def dst_changes(self, trigger: RecurringTrigger,
+                    schedule: CronSchedule | RRuleSchedule) -> None:
         """Warn about each DST change within a year at which a fixed-time job shifts, is
         skipped or meets a repeated hour."""
         zone = trigger.timezone
         margin = timedelta(hours=26)
+        path: YamlPath = ("trigger", trigger.kind)
         for change in _zone_transitions(zone, self.now, self.now + DST_LOOKAHEAD):
             odd: list[Fire] = []
             for fire in schedule.iter_fires(max(self.now, change - margin),
@@ -286,7 +396,7 @@ class _Checks(Locator):
                 if fire.kind != "normal":
                     odd.append(fire)
             for message in _dst_messages(odd, trigger, change):
-                self.warn(message, ("trigger", "cron"))
+                self.warn(message, path)
 
 
 def _dst_messages(fires: list[Fire], trigger: RecurringTrigger, change: datetime) -> list[str]:

@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,8 +21,13 @@ from clockwf.models import (
     definition_schema,
     payload_schema,
 )
-from clockwf.timeutil import get_zone, iso, iso_utc, parse_instant
+from clockwf.timeutil import format_duration, get_zone, iso, iso_utc, parse_instant
 from clockwf.validate import FileReport, validate_path, validate_source
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from clockwf.schedule import Occurrence
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -157,11 +162,27 @@ def _file_fires(name: str, now: str | None, count: int) -> tuple[list[dict[str, 
     definition = DefinitionFiles().validate(name, _now(now, UTC)).raise_for_errors()
     trigger = definition.trigger
     if isinstance(trigger, RecurringTrigger):
-        schedule = CronSchedule(trigger.cron, trigger.timezone, gap=trigger.dst.gap,
-                                fold=trigger.dst.fold)
         at = _now(now, get_zone(trigger.timezone))
-        rows = render.fire_rows(schedule.iter_fires(at, include_skipped=True), count)
-        return rows, f"next fires of {definition.id} ({trigger.cron!r} in {trigger.timezone})"
+        what = {"cron": repr(trigger.cron), "rrule": repr(trigger.rrule),
+                "every": f"every {format_duration(trigger.every or 0)}"}[trigger.kind]
+        title = f"next fires of {definition.id} ({what} in {trigger.timezone})"
+        if trigger.cron is not None and not (trigger.start_at or trigger.end_at or
+                                             trigger.calendar or trigger.max_runs):
+            schedule = CronSchedule(trigger.cron, trigger.timezone, gap=trigger.dst.gap,
+                                    fold=trigger.dst.fold)
+            return render.fire_rows(schedule.iter_fires(at, include_skipped=True), count), title
+        from clockwf.schedule import ScheduleSpec, first_after, following
+
+        spec = ScheduleSpec.from_definition(definition)
+        assert spec is not None
+
+        def occurrences() -> Iterator[Occurrence]:
+            occ = first_after(spec, at)
+            while occ is not None:
+                yield occ
+                occ = following(spec, occ)
+
+        return render.occurrence_rows(occurrences(), count, spec.max_runs), title
     if isinstance(trigger, ScheduleTrigger):
         zone = get_zone(trigger.timezone or "UTC")
         instant = trigger.instant()
