@@ -24,10 +24,12 @@ Nothing here reads the clock.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from itertools import takewhile
 from typing import Any, Literal
 
 from clockwf.cron import CLOCK_CORRECTION, Fire, FireKind
@@ -44,6 +46,8 @@ _MEMO_SIZE = 1024
 # to be accepted; the search for "never fires" is bounded by it.
 NEVER_FIRES_YEARS = 30
 _LOCAL_EPOCH = datetime(1970, 1, 1)
+# Periods per block of wall times computed at once (by FREQ, YEARLY to MINUTELY).
+_BLOCK = (4, 12, 26, 64, 96, 1440)
 
 
 class RRuleError(InvalidInput):
@@ -154,6 +158,11 @@ class RRuleSchedule:
         self._reanchor = self._count is None and not self.rule._original_rule.get(
             "byweekno")
         self._explicit = _explicit(self.rule)
+        wkst: int = self.rule._wkst
+        self._week0 = dtstart.date() - timedelta(days=(dtstart.weekday() - wkst) % 7)
+        self._unit0 = dtstart.replace(minute=0 if self.freq == _HOURLY else dtstart.minute,
+                                      second=0, microsecond=0)
+        self._blocks: dict[int, tuple[datetime, ...]] = {}
         self._memo: dict[tuple[float, bool, bool], Fire | None] = {}
 
     def __repr__(self) -> str:
@@ -164,43 +173,76 @@ class RRuleSchedule:
         return FREQ_NAMES[self.freq]
 
     # -- wall times ---------------------------------------------------------------------------
-    def _anchor(self, wall: datetime) -> datetime | None:
-        """The start of the rule's period holding ``wall``, when that lies after the period of
-        dtstart (else None: iterate from dtstart)."""
+    def _index(self, wall: datetime) -> int:
+        """How many rule periods (of INTERVAL frequency units) lie between the period of
+        dtstart and the one holding ``wall`` (floor; negative before dtstart's)."""
         start = self.dtstart
         interval: int = self.rule._interval
         freq = self.freq
         if freq == 0:
-            k = (wall.year - start.year) // interval
-            return datetime(start.year + k * interval, 1, 1) if k > 0 else None
+            return (wall.year - start.year) // interval
         if freq == 1:
-            k = ((wall.year * 12 + wall.month) - (start.year * 12 + start.month)) // interval
-            if k <= 0:
-                return None
-            m = start.year * 12 + start.month - 1 + k * interval
+            return ((wall.year * 12 + wall.month) - (start.year * 12 + start.month)) // interval
+        if freq == 2:
+            return (wall.date() - self._week0).days // (7 * interval)
+        if freq == 3:
+            return (wall.date() - start.date()).days // interval
+        unit = 3600 if freq == _HOURLY else 60
+        return int((wall - self._unit0).total_seconds() // unit) // interval
+
+    def _start(self, k: int) -> datetime:
+        """The first wall instant of period ``k`` (see :meth:`_index`)."""
+        start = self.dtstart
+        n = k * self.rule._interval
+        freq = self.freq
+        if freq == 0:
+            return datetime(start.year + n, 1, 1)
+        if freq == 1:
+            m = start.year * 12 + start.month - 1 + n
             return datetime(m // 12, m % 12 + 1, 1)
         if freq == 2:
-            wkst: int = self.rule._wkst
-            week = start.date() - timedelta(days=(start.weekday() - wkst) % 7)
-            k = (wall.date() - week).days // (7 * interval)
-            return datetime.combine(week + timedelta(days=7 * k * interval),
-                                    datetime.min.time()) if k > 0 else None
+            return datetime.combine(self._week0 + timedelta(days=7 * n), datetime.min.time())
         if freq == 3:
-            k = (wall.date() - start.date()).days // interval
-            return datetime.combine(start.date() + timedelta(days=k * interval),
-                                    datetime.min.time()) if k > 0 else None
-        unit = 3600 if freq == _HOURLY else 60
-        floor = start.replace(minute=0 if freq == _HOURLY else start.minute, second=0,
-                              microsecond=0)
-        k = int((wall - floor).total_seconds() // unit) // interval
-        return floor + timedelta(seconds=k * interval * unit) if k > 0 else None
+            return datetime.combine(start.date() + timedelta(days=n), datetime.min.time())
+        return self._unit0 + timedelta(seconds=n * (3600 if freq == _HOURLY else 60))
+
+    def _block(self, b: int) -> tuple[datetime, ...]:
+        """The wall times of periods [b * BLOCK, (b + 1) * BLOCK), computed once: block 0 from
+        dtstart, any other from its first period with the defaults made explicit."""
+        try:
+            return self._blocks[b]
+        except KeyError:
+            pass
+        size = _BLOCK[self.freq]
+        end = self._start((b + 1) * size)
+        if b == 0:
+            rule, first = self.rule, self.dtstart
+        else:
+            first = self._start(b * size)
+            rule = _replaced(self.rule, first, tuple(sorted(self._explicit.items())))
+        walls = tuple(takewhile(lambda w: w < end, rule.xafter(first, inc=True)))
+        if len(self._blocks) >= 64:
+            self._blocks.clear()
+        self._blocks[b] = walls
+        return walls
 
     def walls_from(self, wall: datetime) -> Iterator[datetime]:
         """The rule's local wall times at or after ``wall``, in order."""
-        anchor = self._anchor(wall) if self._reanchor else None
-        rule = self.rule if anchor is None else _replaced(self.rule, anchor,
-                                                          tuple(sorted(self._explicit.items())))
-        yield from rule.xafter(wall, inc=True)
+        if not self._reanchor:
+            yield from self.rule.xafter(wall, inc=True)
+            return
+        until: datetime | None = self.rule._until
+        b = max(0, self._index(wall)) // _BLOCK[self.freq]
+        while True:
+            try:
+                walls = self._block(b)
+                block_end = self._start((b + 1) * _BLOCK[self.freq])
+            except (OverflowError, ValueError):
+                return   # past the year 9999
+            yield from walls[bisect.bisect_left(walls, wall):]
+            if until is not None and block_end > until:
+                return
+            b += 1
 
     # -- wall times to instants -----------------------------------------------------------------
     def _fires_of(self, wall: datetime) -> list[Fire]:
@@ -334,6 +376,8 @@ class RRuleSchedule:
 
         limit = self.dtstart + timedelta(days=366 * NEVER_FIRES_YEARS)
         rule = self.rule
+        if rule._until is not None and rule._until < self.dtstart:
+            return True
         if self.freq > 1:
             original = rule._original_rule
             weekdays = original.get("byweekday")
