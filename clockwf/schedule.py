@@ -127,13 +127,14 @@ class ScheduleSpec:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ScheduleSpec:
+        extra = row.get("trigger_spec")
         return cls(
             workflow_id=row["workflow_id"], trigger_type=row["trigger_type"],
             timezone=row["timezone"], cron=row["cron"], run_at=row["run_at"],
             dst_gap=row["dst_gap"], dst_fold=row["dst_fold"], jitter_s=float(row["jitter_s"]),
             catchup=row["catchup"], catchup_window_s=float(row["catchup_window_s"]),
             grace_s=float(row["grace_s"]), max_catchup=int(row["max_catchup"]),
-            overlap=row["overlap"], **_trigger_spec(row.get("trigger_spec")),
+            overlap=row["overlap"], **(_trigger_spec(extra) if extra else _NO_EXTRA),
         )
 
     def row_fields(self) -> dict[str, Any]:
@@ -162,12 +163,10 @@ class ScheduleSpec:
 
     @property
     def special(self) -> bool:
-        """Bounds or a calendar: the occurrences go through :func:`_bounded` / the calendar."""
-        return self._special
-
-    @cached_property
-    def _special(self) -> bool:
-        return (self.start_at, self.end_at, self.calendar) != (None, None, None)
+        """Bounds or a calendar: the occurrences go through :func:`_bounded` / the calendar.
+        (A plain property: a cached one takes a lock, and the tick asks it for every fire.)"""
+        return self.start_at is not None or self.end_at is not None or \
+            self.calendar is not None
 
     @cached_property
     def business(self) -> BusinessCalendar | None:
@@ -250,6 +249,9 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def _text(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
+
+
+_NO_EXTRA: dict[str, Any] = {}
 
 
 def _trigger_spec(raw: str | None) -> dict[str, Any]:
