@@ -173,6 +173,10 @@ class HolidaySource(_Model):
 class Calendar(_Model):
     """Days on which a recurring trigger does not fire, and what happens to it then."""
 
+    file: str | None = Field(None, description="A calendar file shared by several workflows "
+                             "(path relative to this file); keys given here override its own. "
+                             "Replaced by its content when the definition is validated.",
+                             examples=["calendars/bavaria.yaml"])
     holidays: HolidaySource | None = None
     exclude_dates: list[str] = Field(default_factory=list, description="Local dates "
                                      "(YYYY-MM-DD) excluded besides the holidays.",

@@ -231,8 +231,9 @@ def process(tx: Tx, rows: list[Row], now: datetime, instance: str | None,
 def _list_skips(report: TickReport, spec: ScheduleSpec, group: SkipGroup) -> None:
     if len(report.skipped) >= MAX_SKIPS_LISTED:
         return
+    first = group.first
     entry: dict[str, Any] = {"workflow_id": spec.workflow_id,
-                             "scheduled_for": iso(group.first.local),
+                             "scheduled_for": iso(first.moved_from or first.local),
                              "reason": group.reason, "detail": group.detail}
     if group.count > 1:
         entry["until"] = iso(group.last.local)

@@ -180,6 +180,9 @@ def _include_calendar(data: dict[str, Any], positions: PositionMap,
         return [Diagnostic("a calendar file is a mapping of holidays, exclude_dates and "
                            "on_excluded", 1, 1, None, str(target))]
     content = {k: v for k, v in content.items() if k != "id"}
+    if "file" in content:
+        return [Locator(loaded.positions, str(target)).at(
+            "a calendar file cannot refer to another calendar file", ("file",), key=True)]
     try:
         Calendar.model_validate(content)
     except ValidationError as exc:

@@ -40,10 +40,14 @@ def trigger_label(row: Row) -> str:
         return "one-time"
     from clockwf.schedule import ScheduleSpec
 
-    if row.get("cron") is None:
+    if row.get("cron") is None and not row.get("trigger_spec"):
         return "recurring"
-    spec = ScheduleSpec(workflow_id=row["workflow_id"], trigger_type="recurring",
-                        timezone=row.get("timezone") or "UTC", cron=row["cron"])
+    spec = ScheduleSpec.from_row({
+        "workflow_id": row["workflow_id"], "trigger_type": "recurring",
+        "timezone": row.get("timezone") or "UTC", "cron": row.get("cron"), "run_at": None,
+        "dst_gap": "run_after", "dst_fold": "once", "jitter_s": 0, "catchup": "latest",
+        "catchup_window_s": 0, "grace_s": 0, "max_catchup": 1, "overlap": "allow",
+        "trigger_spec": row.get("trigger_spec")})
     return spec.label
 
 
@@ -67,6 +71,7 @@ def _workflow_json(row: Row) -> dict[str, Any]:
         "version": row["current_version"],
         "next_fire_at": iso(_next_fire(row)),
         "schedule_status": row.get("schedule_status"),
+        "schedule_reason": row.get("schedule_reason"),
     }
 
 
@@ -174,8 +179,10 @@ def list_(
     table = []
     for r in rows:
         nxt = _next_fire(r)
+        done = r.get("schedule_status") == "completed" and r.get("schedule_reason")
         table.append((r["workflow_id"], _workflow_status(r) + (
-            f" / {r['schedule_status']}" if r.get("schedule_status") else ""),
+            f" / {r['schedule_status']}" if r.get("schedule_status") else "") + (
+            f" ({r['schedule_reason']})" if done else ""),
             trigger_label(r), r["current_version"], _when(nxt, at)))
     render.table(None, ["workflow", "status", "trigger", "version", "next fire"], table)
 
@@ -194,7 +201,8 @@ def show(
     merged = dict(wf)
     if sched is not None:
         merged.update(next_fire_at=sched["next_fire_at"], timezone=sched["timezone"],
-                      schedule_status=sched["status"], cron=sched["cron"])
+                      schedule_status=sched["status"], cron=sched["cron"],
+                      trigger_spec=sched.get("trigger_spec"))
     doc = _workflow_json(merged)
     doc.update({
         "name": detail.definition.name,

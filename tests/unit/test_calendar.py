@@ -7,6 +7,7 @@ import itertools
 import json
 import textwrap
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from clockwf.calendar import BusinessCalendar
 from clockwf.models import Definition
 from clockwf.schedule import Occurrence, ScheduleSpec, first_after, following
-from clockwf.validate import validate_source
+from clockwf.validate import validate_path, validate_source
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -295,3 +296,47 @@ def test_invalid_triggers_name_the_field(trigger: str, message: str, field: str)
     error = report.errors[0]
     assert message in error.message and error.field == field, str(error)
     assert error.line is not None and error.column is not None
+
+
+def test_a_calendar_file_is_shared_and_its_errors_name_it(tmp_path: Path) -> None:
+    (tmp_path / "cal").mkdir()
+    shared = tmp_path / "cal" / "bavaria.yaml"
+    shared.write_text("id: bavaria\nholidays: {country: DE, subdiv: BY}\n"
+                      'exclude_dates: ["2027-12-24"]\n')
+    specs = []
+    for wid, mode in (("a", "skip"), ("b", "next_business_day")):
+        path = tmp_path / f"{wid}.yaml"
+        path.write_text(f"id: {wid}\ntrigger:\n  type: recurring\n  cron: '0 9 * * *'\n"
+                        f"  calendar: {{file: cal/bavaria.yaml, on_excluded: {mode}}}\n"
+                        "steps:\n  - run: 'true'\n")
+        report = validate_path(path, NOW)
+        assert report.ok and report.definition is not None, [str(e) for e in report.errors]
+        spec = ScheduleSpec.from_definition(report.definition)
+        assert spec is not None and spec.business is not None
+        specs.append(spec)
+    assert [s.business.on_excluded for s in specs if s.business] == ["skip",
+                                                                     "next_business_day"]
+    assert all(s.business and s.business.reason(date(2027, 12, 24)) == "excluded date"
+               for s in specs)
+    before = validate_path(tmp_path / "a.yaml", NOW).content_hash
+    shared.write_text("holidays: {country: DE, subdiv: BY}\nexclude_dates: [\"2027-02-30\"]\n")
+    broken = validate_path(tmp_path / "a.yaml", NOW)
+    assert not broken.ok
+    error = broken.errors[0]
+    assert error.path == str(tmp_path / "cal" / "bavaria.yaml")
+    assert (error.line, error.field) == (2, "exclude_dates[0]"), str(error)
+    shared.write_text("holidays: {country: DE, subdiv: BY}\n")
+    after = validate_path(tmp_path / "a.yaml", NOW)
+    assert after.ok and after.content_hash != before   # a calendar change republishes
+
+
+def test_validate_warns_past_the_holiday_data() -> None:
+    text = ("id: job\ntrigger:\n  type: recurring\n  cron: '0 9 * * *'\n"
+            "  end_at: '2150-01-01T00:00:00Z'\n  calendar: {holidays: {country: DE}}\n"
+            "steps:\n  - run: 'true'\n")
+    report = validate_source(text, "job.yaml", NOW)
+    assert report.ok
+    assert [(w.field, w.line) for w in report.warnings] == [("trigger.calendar.holidays", 6)]
+    assert "runs until 2150, but the holidays data for DE covers" in report.warnings[0].message
+    bounded = validate_source(text.replace("2150", "2030"), "job.yaml", NOW)
+    assert bounded.ok and bounded.warnings == []

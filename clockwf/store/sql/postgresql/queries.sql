@@ -91,7 +91,8 @@ ORDER BY version DESC
 -- name: list_workflows
 -- status is 'paused' / 'active' (workflow level) or a schedule status.
 SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
-       s.next_nominal_at, s.last_fire_key, s.last_fired_at
+       s.next_nominal_at, s.last_fire_key, s.last_fired_at,
+       s.status_reason AS schedule_reason, s.trigger_spec
 FROM workflows AS w
 LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
 WHERE w.namespace = %(ns)s
