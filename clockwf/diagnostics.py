@@ -222,6 +222,9 @@ class ErrorMapper(Locator):
         value = error.get("input")
         if kind == "value_error" and isinstance(ctx.get("error"), FieldProblem):
             problem: FieldProblem = ctx["error"]
+            if problem.missing:
+                return self.at(problem.message, loc.path, key=True,
+                               field=loc.path + tuple(problem.loc))
             return self.at(problem.message, loc.path + tuple(problem.loc))
         if kind == "extra_forbidden":
             name = loc.path[-1]

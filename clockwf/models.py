@@ -45,10 +45,12 @@ MAX_RUN_AT_YEAR = 9000
 class FieldProblem(ValueError):
     """A validation failure that knows which value (relative to the model) is wrong."""
 
-    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
+    def __init__(self, message: str, loc: tuple[str | int, ...] = (), *,
+                 missing: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.loc = loc
+        self.missing = missing    # the value at ``loc`` is absent: point at its parent's key
 
 
 def _duration(value: Any) -> timedelta:
@@ -265,8 +267,8 @@ class RecurringTrigger(_Model):
     def _one_kind(self) -> RecurringTrigger:
         given = [name for name in ("cron", "rrule", "every") if getattr(self, name) is not None]
         if not given:
-            raise FieldProblem("a recurring trigger needs one of cron, rrule or every (for "
-                               'example cron: "30 2 * * *")', ("cron",))
+            raise FieldProblem("missing required field 'cron' (or rrule, or every; for "
+                               'example cron: "30 2 * * *")', ("cron",), missing=True)
         if len(given) > 1:
             raise FieldProblem(f"a recurring trigger takes exactly one of cron, rrule or every; "
                                f"got {' and '.join(given)}", (given[-1],))

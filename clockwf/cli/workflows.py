@@ -71,7 +71,6 @@ def _workflow_json(row: Row) -> dict[str, Any]:
         "version": row["current_version"],
         "next_fire_at": iso(_next_fire(row)),
         "schedule_status": row.get("schedule_status"),
-        "schedule_reason": row.get("schedule_reason"),
     }
 
 

@@ -97,9 +97,9 @@ class TestModelErrors:
     def test_missing_field_at_the_parent(self) -> None:
         error = only_error(check("id: job\ntrigger:\n  type: recurring\n"
                                  "steps:\n  - run: echo\n"))
-        assert error.message == ("a recurring trigger needs one of cron, rrule or every (for "
+        assert error.message == ("missing required field 'cron' (or rrule, or every; for "
                                  "example cron: \"30 2 * * *\")")
-        assert (error.line, error.column, error.field) == (3, 3, "trigger.cron")
+        assert (error.line, error.column, error.field) == (2, 1, "trigger.cron")
 
     def test_missing_steps_at_the_root(self) -> None:
         error = only_error(check("id: job\n"))
