@@ -17,8 +17,10 @@ from typing import Any
 from clockwf.errors import DefinitionInvalid, Diagnostic, InvalidInput, NotFound
 from clockwf.models import Definition, EventTrigger
 from clockwf.schedule import (
+    Occurrence,
     ScheduleSpec,
     first_after,
+    following,
     occurrence_at,
     occurrences_between,
 )
@@ -246,7 +248,17 @@ def _record_paused(tx: Tx, spec: ScheduleSpec, schedule: Row, now: datetime) -> 
         return 0
     # Every occurrence up to now by its nominal instant (jitter aside), as first_after(now)
     # starts the schedule again strictly after now: none falls between the two.
-    occs = occurrences_between(spec, start, now, limit=PAUSED_SKIP_LIMIT)
+    if spec.special:
+        # Bounds or a calendar: in running order (a moved occurrence runs off its nominal
+        # instant), up to the first that runs after now, where first_after(now) resumes.
+        occs: list[Occurrence] = []
+        occ = occurrence_at(spec, start, schedule.get("next_kind"))
+        while occ is not None and occ.local <= now and len(occs) < PAUSED_SKIP_LIMIT:
+            if occ.fires:
+                occs.append(occ)
+            occ = following(spec, occ)
+    else:
+        occs = occurrences_between(spec, start, now, limit=PAUSED_SKIP_LIMIT)
     if not occs:
         return 0
     paused_at = schedule.get("paused_at")

@@ -158,3 +158,24 @@ def test_republish_keeps_the_launch_count(store: Store) -> None:
     row = schedule_row(store, "capped")
     assert row["status"] == "completed" and row["launched"] == 2
     assert tick(store, utc("2027-01-01T02:00:10Z") + timedelta(hours=3)).launched == []
+
+
+def test_pause_over_a_moved_occurrence_records_it_once(store: Store) -> None:
+    from clockwf import lifecycle
+
+    publish_text(store, definition("monthly", MONTH_START % "next_business_day"),
+                 "2027-04-15T00:00:00Z")
+    lifecycle.pause(store, "monthly", utc("2027-04-30T00:00:00Z"))
+    # Resumed after the nominal 1 May but before the moved run (3 May): it still runs.
+    early = lifecycle.resume(store, "monthly", utc("2027-05-02T00:00:00Z"))
+    assert early.skipped == 0
+    drive(store, utc("2027-05-02T00:00:00Z"), utc("2027-05-03T08:00:00Z"))
+    assert fire_keys(store, "monthly") == ["recurring:monthly:2027-05-01T07:00:00Z"]
+    # Paused over the next one (1 June, a Tuesday): recorded as paused, never launched.
+    lifecycle.pause(store, "monthly", utc("2027-05-20T00:00:00Z"))
+    late = lifecycle.resume(store, "monthly", utc("2027-06-02T00:00:00Z"))
+    assert late.skipped == 1
+    assert [s["reason"] for s in skips(store, "monthly")] == ["paused"]
+    drive(store, utc("2027-06-02T00:00:00Z"), utc("2027-07-02T00:00:00Z"))
+    assert fire_keys(store, "monthly") == ["recurring:monthly:2027-05-01T07:00:00Z",
+                                           "recurring:monthly:2027-07-01T07:00:00Z"]
