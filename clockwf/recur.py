@@ -7,7 +7,7 @@ schedule alike.
 
 - :class:`RRuleSchedule` expands a rule with ``dateutil.rrule`` in the local wall time of its
   zone, from ``dtstart`` (a naive local time). Each wall time becomes instants by the cron rules
-  for DST (docs/format.md, "Daylight saving time"): a rule whose occurrences have a fixed time of
+  for DST (README, "Time semantics"): a rule whose occurrences have a fixed time of
   day (FREQ DAILY and longer) follows ``dst.gap`` in a gap and ``dst.fold`` in a repeated hour;
   an HOURLY or MINUTELY rule behaves like a wildcard cron job (a skipped wall time does not
   occur, a repeated one occurs in both passes). A change of 3 h or more is a clock correction:
