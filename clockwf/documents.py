@@ -9,7 +9,7 @@ store is the caller's business, through :mod:`clockwf.lifecycle` and :mod:`clock
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -90,7 +90,8 @@ def merged_row(detail: WorkflowDetail) -> Row:
     sched = detail.schedule
     if sched is not None:
         merged.update(next_fire_at=sched["next_fire_at"], timezone=sched["timezone"],
-                      schedule_status=sched["status"], cron=sched["cron"])
+                      schedule_status=sched["status"], cron=sched["cron"],
+                      trigger_spec=sched.get("trigger_spec"))
     return merged
 
 
@@ -169,17 +170,31 @@ def definition_fires(definition: Definition, now_in: Callable[[tzinfo], datetime
     a naive ``--now`` being read in the trigger's zone."""
     from clockwf.cron import CronSchedule
     from clockwf.models import EventTrigger, RecurringTrigger, ScheduleTrigger
-    from clockwf.render import fire_rows
-    from clockwf.timeutil import get_zone
+    from clockwf.render import fire_rows, occurrence_rows
+    from clockwf.schedule import Occurrence, ScheduleSpec, first_after, following
+    from clockwf.timeutil import format_duration, get_zone
 
     trigger = definition.trigger
     if isinstance(trigger, RecurringTrigger):
-        schedule = CronSchedule(trigger.cron, trigger.timezone, gap=trigger.dst.gap,
-                                fold=trigger.dst.fold)
         at = now_in(get_zone(trigger.timezone))
-        rows = fire_rows(schedule.iter_fires(at, include_skipped=True), count)
-        return rows, f"next fires of {definition.id} ({trigger.cron!r} in " \
-            f"{trigger.timezone})", None
+        what = {"cron": repr(trigger.cron), "rrule": repr(trigger.rrule),
+                "every": f"every {format_duration(trigger.every or 0)}"}[trigger.kind]
+        title = f"next fires of {definition.id} ({what} in {trigger.timezone})"
+        if trigger.cron is not None and not (trigger.start_at or trigger.end_at or
+                                             trigger.calendar or trigger.max_runs):
+            schedule = CronSchedule(trigger.cron, trigger.timezone, gap=trigger.dst.gap,
+                                    fold=trigger.dst.fold)
+            return fire_rows(schedule.iter_fires(at, include_skipped=True), count), title, None
+        spec = ScheduleSpec.from_definition(definition)
+        assert spec is not None
+
+        def occurrences() -> Iterator[Occurrence]:
+            occ = first_after(spec, at)
+            while occ is not None:
+                yield occ
+                occ = following(spec, occ)
+
+        return occurrence_rows(occurrences(), count, spec.max_runs), title, None
     if isinstance(trigger, ScheduleTrigger):
         zone = get_zone(trigger.timezone or "UTC")
         instant = trigger.instant()

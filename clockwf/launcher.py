@@ -27,7 +27,7 @@ from clockwf.firekeys import event_key, manual_key
 from clockwf.models import PAYLOAD_SCHEMA, Definition
 from clockwf.schedule import Occurrence, ScheduleSpec
 from clockwf.store.base import NewRun, Tx
-from clockwf.timeutil import iso, iso_utc
+from clockwf.timeutil import format_duration, iso, iso_utc
 
 log = logging.getLogger("clockwf.launcher")
 
@@ -104,7 +104,8 @@ def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime
     WorkflowClockTrigger.v1 payload (docs/design.md §7.2) and its provenance (docs/design.md §3)."""
     run_at = iso(spec.run_at.astimezone(occ.local.tzinfo)) if spec.run_at is not None else None
     scheduled_for = iso(occ.local)
-    scheduled_for_utc = iso_utc(occ.nominal)
+    # (A calendar-moved occurrence runs at ``local`` under the key of its nominal instant.)
+    scheduled_for_utc = iso_utc(occ.nominal if occ.moved_from is None else occ.local)
     payload = {
         "schema": PAYLOAD_SCHEMA,
         "trigger_type": occ.trigger_type,
@@ -120,6 +121,13 @@ def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime
         "catchup": catchup,
         "backfill": backfill,
     }
+    if spec.rrule is not None:
+        payload["rrule"] = spec.rrule
+    elif spec.every_s is not None:
+        payload["every"] = format_duration(spec.every_s)
+    moved_from = iso(occ.moved_from) if occ.moved_from is not None else None
+    if moved_from is not None:
+        payload["moved_from"] = moved_from
     lag_ms = int((now - occ.due).total_seconds() * 1000)
     metadata = {
         "label": spec.label,
@@ -137,6 +145,9 @@ def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime
         "jitter_ms": round(occ.jitter_s * 1000),
         "daemon": instance,
     }
+    if occ.cal is not None:
+        metadata["moved_from"] = moved_from
+        metadata["calendar_note"] = occ.note
     return NewRun(
         fire_key=occ.fire_key, workflow_id=occ.workflow_id, workflow_version=version,
         trigger_type=occ.trigger_type, payload=_dumps(payload), metadata=_dumps(metadata),

@@ -18,8 +18,11 @@ from clockwf.errors import DefinitionInvalid, Diagnostic, InvalidInput, NotFound
 from clockwf.models import Definition, EventTrigger
 from clockwf.notify import outbox as notify_outbox
 from clockwf.schedule import (
+    Occurrence,
     ScheduleSpec,
     first_after,
+    following,
+    occurrence_at,
     occurrences_between,
 )
 from clockwf.store.base import NewSkip, Row, Store, Tx
@@ -226,17 +229,25 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime, source: str | None
         next_fire = old["next_fire_at"]
     else:
         first = first_after(spec, now)
-        if first is None:
+        if first is None and spec.trigger_type == "schedule":
             raise InvalidInput(f"{report.path}: {wid} has no occurrence after {now.isoformat()}"
                                " (run_at must lie in the future)")
+        status, reason = "paused" if paused else "scheduled", None
+        launched = int(old.get("launched") or 0) if old else 0
+        if spec.max_runs is not None and launched >= spec.max_runs:
+            first, reason = None, f"completed: max_runs {spec.max_runs} reached"
+        elif first is None:   # end_at passed, or the rule has ended
+            reason = spec.completion_reason()
+        if first is None:
+            status = "completed"
         row = spec.row_fields()
         row.update(
             version=version,
-            status="paused" if paused else "scheduled",
-            status_reason=None,
-            next_nominal_at=first.nominal,
-            next_kind=first.kind,
-            next_fire_at=first.due,
+            status=status,
+            status_reason=reason,
+            next_nominal_at=first.nominal if first else None,
+            next_kind=first.kind if first else None,
+            next_fire_at=first.due if first else None,
             last_fire_key=old["last_fire_key"] if old else None,
             last_fired_at=old["last_fired_at"] if old else None,
             paused_at=now if paused else None,
@@ -244,7 +255,7 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime, source: str | None
             updated_at=now,
         )
         tx.upsert_schedule(row)
-        next_fire = first.due
+        next_fire = first.due if first else None
     return Published(wid, version, "published", definition.trigger_type, next_fire, zone,
                      report.path), workflow
 
@@ -318,7 +329,7 @@ def _resume_in(tx: Tx, workflow_id: str, now: datetime) -> StateChange:
         first = first_after(spec, now)
         if first is None:
             reason = "paused when its run_at came" if spec.trigger_type == "schedule" \
-                else "no occurrence left"
+                else spec.completion_reason()
             tx.set_schedule_state(workflow_id, status="missed" if spec.trigger_type ==
                                   "schedule" else "completed", status_reason=reason,
                                   next_nominal_at=None, next_kind=None, next_fire_at=None,
@@ -337,7 +348,17 @@ def _record_paused(tx: Tx, spec: ScheduleSpec, schedule: Row, now: datetime) -> 
         return 0
     # Every occurrence up to now by its nominal instant (jitter aside), as first_after(now)
     # starts the schedule again strictly after now: none falls between the two.
-    occs = occurrences_between(spec, start, now, limit=PAUSED_SKIP_LIMIT)
+    if spec.special:
+        # Bounds or a calendar: in running order (a moved occurrence runs off its nominal
+        # instant), up to the first that runs after now, where first_after(now) resumes.
+        occs: list[Occurrence] = []
+        occ = occurrence_at(spec, start, schedule.get("next_kind"))
+        while occ is not None and occ.local <= now and len(occs) < PAUSED_SKIP_LIMIT:
+            if occ.fires:
+                occs.append(occ)
+            occ = following(spec, occ)
+    else:
+        occs = occurrences_between(spec, start, now, limit=PAUSED_SKIP_LIMIT)
     if not occs:
         return 0
     paused_at = schedule.get("paused_at")

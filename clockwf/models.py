@@ -10,7 +10,7 @@ its line and column. Checks that depend on the clock (run_at in the past) or onl
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -46,11 +46,12 @@ class FieldProblem(ValueError):
     """A validation failure that knows which value (relative to the model) is wrong."""
 
     def __init__(self, message: str, loc: tuple[str | int, ...] = (), *,
-                 offset: int | None = None) -> None:
+                 offset: int | None = None, missing: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.loc = loc
         self.offset = offset    # the offending character's index in the string value, if one
+        self.missing = missing    # the value at ``loc`` is absent: point at its parent's key
 
 
 def _duration(value: Any) -> timedelta:
@@ -109,23 +110,147 @@ def _check_zone(value: str) -> str:
     return value
 
 
+def _instant_text(text: str, timezone: str | None, field: str) -> datetime:
+    """An ISO 8601 instant with an offset, or a local time read in ``timezone``."""
+    from clockwf.timeutil import localize
+
+    try:
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise FieldProblem(f"{field} {text!r} is not an ISO 8601 date-time such as "
+                           "2027-03-01T00:00:00+01:00", (field,)) from None
+    if dt.tzinfo is None:
+        if timezone is None:
+            raise FieldProblem(f"{field} {text!r} has no UTC offset: add one or set "
+                               "trigger.timezone", (field,))
+        try:
+            dt = localize(dt, get_zone(timezone), what=field)
+        except ClockwfError as exc:
+            raise FieldProblem(exc.message, (field,)) from None
+    if not MIN_RUN_AT_YEAR <= dt.astimezone(UTC).year < MAX_RUN_AT_YEAR:
+        raise FieldProblem(f"{field} {text!r} is out of range: clockwf takes dates from the "
+                           f"year {MIN_RUN_AT_YEAR} to the year {MAX_RUN_AT_YEAR - 1}", (field,))
+    return dt
+
+
+def local_wall(text: str, field: str = "dtstart") -> datetime:
+    """A local wall time without offset (``2027-01-01T17:00``; a date means 00:00)."""
+    try:
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise FieldProblem(f"{field} {text!r} is not a local date-time such as "
+                           "2027-01-01T17:00", (field,)) from None
+    if dt.tzinfo is not None:
+        raise FieldProblem(f"{field} {text!r} has a UTC offset; write the local wall time in "
+                           f"trigger.timezone (such as 2027-01-01T17:00)", (field,))
+    if dt.second or dt.microsecond:
+        raise FieldProblem(f"{field} {text!r}: clockwf fires on whole minutes; drop the "
+                           "seconds", (field,))
+    if not MIN_RUN_AT_YEAR <= dt.year < MAX_RUN_AT_YEAR:
+        raise FieldProblem(f"{field} {text!r} is out of range", (field,))
+    return dt
+
+
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+class HolidaySource(_Model):
+    """Public holidays of a country (and subdivision), from the ``holidays`` package."""
+
+    country: str = Field(description="ISO 3166-1 alpha-2 code.", examples=["DE"])
+    subdiv: str | None = Field(None, description="Subdivision code (state, province).",
+                               examples=["BY"])
+    language: str | None = Field(None, description="Language of holiday names (default: the "
+                                 "country's own).", examples=["en_US"])
+
+    @model_validator(mode="after")
+    def _known(self) -> HolidaySource:
+        from clockwf.calendar import check_holidays
+
+        problem = check_holidays(self.country, self.subdiv, self.language)
+        if problem is not None:
+            raise FieldProblem(problem[0], problem[1])
+        return self
+
+
+class Calendar(_Model):
+    """Days on which a recurring trigger does not fire, and what happens to it then."""
+
+    file: str | None = Field(None, description="A calendar file shared by several workflows "
+                             "(path relative to this file); keys given here override its own. "
+                             "Replaced by its content when the definition is validated.",
+                             examples=["calendars/bavaria.yaml"])
+    holidays: HolidaySource | None = None
+    exclude_dates: list[str] = Field(default_factory=list, description="Local dates "
+                                     "(YYYY-MM-DD) excluded besides the holidays.",
+                                     examples=[["2027-12-24", "2027-12-31"]])
+    on_excluded: Literal["skip", "next_business_day", "previous_business_day"] = Field(
+        "skip", description="skip: not launched (recorded, reason excluded); "
+        "next_business_day / previous_business_day: moved to the same local time on the "
+        "nearest weekday that is not excluded, under the original fire key.")
+
+    @field_validator("exclude_dates")
+    @classmethod
+    def _dates(cls, value: list[str]) -> list[str]:
+        for index, text in enumerate(value):
+            try:
+                if not DATE_RE.match(text):
+                    raise ValueError
+                date.fromisoformat(text)
+            except ValueError:
+                raise FieldProblem(f"{text!r} is not a date such as 2027-12-24",
+                                   (index,)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> Calendar:
+        if self.holidays is None and not self.exclude_dates:
+            raise FieldProblem("a calendar needs holidays, exclude_dates or both")
+        return self
+
+
 class RecurringTrigger(_Model):
-    """Fires at every time matching a cron expression, in a time zone."""
+    """Fires at every occurrence of a cron expression, an RFC 5545 rule or a fixed interval, in
+    a time zone, within optional bounds and outside the days of an optional calendar."""
 
     type: Literal["recurring"]
-    cron: str = Field(description="Five cron fields (minute hour day-of-month month "
-                      "day-of-week) or a macro such as @daily.", examples=["30 2 * * *"])
+    cron: str | None = Field(None, description="Five cron fields (minute hour day-of-month "
+                             "month day-of-week) or a macro such as @daily.",
+                             examples=["30 2 * * *"])
+    rrule: str | None = Field(None, description="An RFC 5545 recurrence rule (FREQ MINUTELY to "
+                              "YEARLY), expanded in local wall time from dtstart.",
+                              examples=["FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1"])
+    dtstart: str | None = Field(None, description="With rrule: the local wall time in "
+                                "timezone the rule starts at; its time of day is the rule's.",
+                                examples=["2027-01-01T17:00"])
+    every: Duration | None = Field(None, description="Exact elapsed time between occurrences "
+                                   "(at least 1m), from anchor, unmoved by DST.")
+    anchor: str | None = Field(None, description="With every: the first occurrence, an "
+                               "instant with an offset or a local time in timezone.",
+                               examples=["2027-01-04T09:00:00+01:00"])
     timezone: str = Field("UTC", description="IANA time zone name.",
                           examples=["America/New_York"])
     jitter: Duration = Field(timedelta(0), description="Delay each fire by a deterministic "
                              "0..jitter derived from its fire key.")
     dst: DstPolicy = Field(default_factory=DstPolicy)
+    start_at: str | None = Field(None, description="No occurrence before this instant.",
+                                 examples=["2027-03-01T00:00:00+01:00"])
+    end_at: str | None = Field(None, description="No occurrence after this instant; then the "
+                               "schedule is completed.", examples=["2027-06-30T23:59:59+02:00"])
+    max_runs: int | None = Field(None, ge=1, description="Completed once this many "
+                                 "occurrences were launched.")
+    calendar: Calendar | None = None
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["cron"]}, {"required": ["rrule"]}, {"required": ["every"]}]})
 
     @field_validator("cron")
     @classmethod
-    def _cron(cls, value: str) -> str:
+    def _cron(cls, value: str | None) -> str | None:
         from clockwf.cron import parse_cron
 
+        if value is None:
+            return value
         try:
             parse_cron(value)
         except ClockwfError as exc:
@@ -136,21 +261,95 @@ class RecurringTrigger(_Model):
 
     _tz = field_validator("timezone")(_check_zone)
 
+    @property
+    def kind(self) -> Literal["cron", "rrule", "every"]:
+        return "rrule" if self.rrule is not None else "every" if self.every is not None \
+            else "cron"
+
     @model_validator(mode="after")
+    def _one_kind(self) -> RecurringTrigger:
+        given = [name for name in ("cron", "rrule", "every") if getattr(self, name) is not None]
+        if not given:
+            raise FieldProblem("missing required field 'cron' (or rrule, or every; for "
+                               'example cron: "30 2 * * *")', ("cron",), missing=True)
+        if len(given) > 1:
+            raise FieldProblem(f"a recurring trigger takes exactly one of cron, rrule or every; "
+                               f"got {' and '.join(given)}", (given[-1],))
+        if self.dtstart is not None and self.rrule is None:
+            raise FieldProblem("dtstart goes with rrule (cron and every have no start)",
+                               ("dtstart",))
+        if self.anchor is not None and self.every is None:
+            raise FieldProblem("anchor goes with every", ("anchor",))
+        if self.rrule is not None:
+            self._check_rrule()
+        if self.every is not None:
+            if self.every < timedelta(minutes=1) or self.every.microseconds:
+                raise FieldProblem(f"every {format_duration(self.every)} is too short: the "
+                                   "shortest interval is 1m", ("every",))
+            if self.anchor is None:
+                raise FieldProblem("every needs an anchor: the instant the intervals count "
+                                   "from, such as 2027-01-04T09:00:00+01:00", ("every",))
+            _instant_text(self.anchor, self.timezone, "anchor")
+        start = _instant_text(self.start_at, self.timezone, "start_at") if self.start_at \
+            else None
+        end = _instant_text(self.end_at, self.timezone, "end_at") if self.end_at else None
+        if start is not None and end is not None and end <= start:
+            raise FieldProblem(f"end_at {self.end_at} is not after start_at {self.start_at}",
+                               ("end_at",))
+        return self._jitter_below_interval()
+
+    def _check_rrule(self) -> None:
+        from clockwf.recur import RRuleSchedule
+
+        if self.dtstart is None:
+            raise FieldProblem("rrule needs dtstart: the local wall time the rule starts at, "
+                               "such as 2027-01-01T17:00", ("rrule",))
+        wall = local_wall(self.dtstart)
+        try:
+            schedule = RRuleSchedule(self.rrule or "", wall, self.timezone)
+        except ClockwfError as exc:
+            raise FieldProblem(exc.message, ("rrule",)) from None
+        if schedule.never_fires():
+            raise FieldProblem(f"rrule {self.rrule!r} never fires (no occurrence within 30 "
+                               f"years of dtstart {self.dtstart})", ("rrule",))
+
+    def instants(self) -> tuple[datetime | None, datetime | None, datetime | None]:
+        """(anchor, start_at, end_at) as aware instants (None when not set)."""
+        return (_instant_text(self.anchor, self.timezone, "anchor") if self.anchor else None,
+                _instant_text(self.start_at, self.timezone, "start_at") if self.start_at
+                else None,
+                _instant_text(self.end_at, self.timezone, "end_at") if self.end_at else None)
+
+    def min_interval(self) -> timedelta | None:
+        """The shortest interval between occurrences (None when it cannot be said)."""
+        from clockwf.cron import parse_cron
+        from clockwf.recur import RRuleSchedule
+
+        try:
+            if self.cron is not None:
+                return parse_cron(self.cron).min_interval()
+            if self.every is not None:
+                return self.every
+            if self.rrule is not None and self.dtstart is not None:
+                return RRuleSchedule(self.rrule, local_wall(self.dtstart),
+                                     self.timezone).min_interval()
+        except (ClockwfError, FieldProblem):
+            return None
+        return None
+
     def _jitter_below_interval(self) -> RecurringTrigger:
         # A jitter as long as the interval would let an occurrence fall due after the next one
-        # (and be judged late while the daemon runs). Only checked once cron is valid.
+        # (and be judged late while the daemon runs).
         if self.jitter:
-            from clockwf.cron import parse_cron
-
-            try:
-                interval = parse_cron(self.cron).min_interval()
-            except ClockwfError:
+            interval = self.min_interval()
+            if interval is None:
                 return self
+            what = repr(self.cron) if self.cron else repr(self.rrule) if self.rrule \
+                else f"every {format_duration(self.every or timedelta(0))}"
             if self.jitter >= interval:
                 raise FieldProblem(
                     f"jitter {format_duration(self.jitter)} is not shorter than the shortest "
-                    f"interval between occurrences of {self.cron!r} "
+                    f"interval between occurrences of {what} "
                     f"({format_duration(interval)}): occurrences would fall due out of order; "
                     f"use a jitter under {format_duration(interval)}", ("jitter",))
         return self
@@ -513,6 +712,13 @@ class WorkflowClockTriggerV1(BaseModel):
     timezone: str
     cron: str | None = None
     run_at: str | None = None
+    rrule: str | None = Field(None, description="The rule of an rrule trigger (absent "
+                              "otherwise).")
+    every: str | None = Field(None, description="The interval of an every trigger, such as "
+                              "1h30m (absent otherwise).")
+    moved_from: str | None = Field(None, description="For an occurrence moved off an excluded "
+                                   "day by the calendar: its nominal local time, ISO 8601 with "
+                                   "offset (absent otherwise).")
     catchup: bool = False
     backfill: bool = False
 

@@ -14,6 +14,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from clockwf.cron import Fire
     from clockwf.errors import Diagnostic
+    from clockwf.schedule import Occurrence
     from clockwf.validate import FileReport
 
 _stdout: Console | None = None
@@ -128,6 +129,36 @@ def fire_rows(fires: Iterable[Fire], count: int) -> list[dict[str, str | None]]:
         notes = [*pending, *([fire.note] if fire.note and fire.kind != "normal" else [])]
         pending = []
         rows.append({"at": iso(fire.at), "utc": iso_utc(fire.at),
+                     "note": "; ".join(notes) if notes else None})
+    return rows
+
+
+def occurrence_rows(occurrences: Iterable[Occurrence], count: int,
+                    max_runs: int | None = None) -> list[dict[str, str | None]]:
+    """:func:`fire_rows` through the planner's view: a calendar's moved and excluded
+    occurrences, bounds, and the last run allowed by ``max_runs``."""
+    from clockwf.cron import Fire
+    from clockwf.timeutil import iso, iso_utc
+
+    rows: list[dict[str, str | None]] = []
+    pending: list[str] = []
+    limit = count if max_runs is None else min(count, max_runs)
+    for scanned, occ in enumerate(occurrences):
+        if len(rows) >= limit or scanned >= 100_000:
+            break
+        if not occ.fires:
+            when = occ.moved_from or occ.local
+            pending.append((occ.note or "" if occ.cal == "merged" else
+                            f"{when:%Y-%m-%d %H:%M} {occ.note}") if occ.cal else
+                           missed_note(Fire(occ.local, occ.local.replace(tzinfo=None),
+                                            occ.kind, occ.note)))
+            continue
+        notes = [*pending, *([occ.note] if occ.note and (occ.kind != "normal" or occ.cal)
+                             else [])]
+        pending = []
+        if max_runs is not None and len(rows) + 1 == max_runs:
+            notes.append(f"last run by max_runs ({max_runs})")
+        rows.append({"at": iso(occ.local), "utc": iso_utc(occ.local),
                      "note": "; ".join(notes) if notes else None})
     return rows
 

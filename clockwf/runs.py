@@ -360,9 +360,9 @@ def explain(store: Store, workflow_id: str, at: datetime, now: datetime, *,
         lead = f"{note}; the nearest occurrence is {when}. "
     result = Explanation(workflow_id, at, "no_record", "", occ, nearest=candidates)
     if not occ.fires:
-        skip = next((s for s in skips if s["reason"] == "dst_skip"), None)
+        skip = next((s for s in skips if s["reason"] == occ.skip_reason), None)
         result.outcome, result.skip = "skipped", skip
-        result.message = f"{lead}{occ.note or 'its local time did not exist'}"
+        result.message = f"{lead}{occ.note or SKIP_REASON_TEXT[occ.skip_reason]}"
     elif runs:
         run = runs[0]
         meta = metadata(run)

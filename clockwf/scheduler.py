@@ -92,16 +92,21 @@ def _skip_rows(workflow_id: str, group: SkipGroup, now: datetime) -> NewSkip:
 
 
 def advance_for(spec: ScheduleSpec, p: Plan, last_key: str | None,
-                last_fired_at: datetime | None, now: datetime) -> ScheduleAdvance:
+                last_fired_at: datetime | None, now: datetime,
+                launched: int = 0) -> ScheduleAdvance:
     nxt = p.next
+    reason = p.status_reason
+    if nxt is None and p.status == "scheduled" and spec.trigger_type == "recurring":
+        reason = spec.completion_reason()   # end_at, or a rule that ends (COUNT, UNTIL)
     return ScheduleAdvance(
         workflow_id=spec.workflow_id,
         next_nominal_at=nxt.nominal if nxt is not None else None,
         next_kind=nxt.kind if nxt is not None else None,
         next_fire_at=nxt.due if nxt is not None else None,
         status=p.status if nxt is not None or p.status != "scheduled" else "completed",
-        status_reason=p.status_reason,
+        status_reason=reason,
         last_fire_key=last_key, last_fired_at=last_fired_at, updated_at=now,
+        launched=launched,
     )
 
 
@@ -160,7 +165,10 @@ def prepare(tx: Tx, rows: list[Row], now: datetime, instance: str | None,
     batch = Batch(rows, [], [], [], postponed)
     for spec, row, p in planned:
         launching: list[Occurrence] = []
+        room = None if spec.max_runs is None else spec.max_runs - int(row.get("launched") or 0)
         for occ, catchup in p.launches:
+            if room is not None and len(launching) >= room:
+                break    # max_runs reached: the rest is not launched, the schedule completes
             if spec.overlap != "allow" and not _admit(spec, p, occ, active, batch.cancel):
                 if catchup:
                     _catchup_skipped(spec, p)
@@ -173,6 +181,9 @@ def prepare(tx: Tx, rows: list[Row], now: datetime, instance: str | None,
             p.status = "missed"
             p.status_reason = (f"missed: skipped at its time because a previous run was still "
                                f"queued or running (overlap: {spec.overlap})")
+        if room is not None and len(launching) >= room:
+            p.next, p.status = None, "completed"
+            p.status_reason = f"completed: max_runs {spec.max_runs} reached"
         batch.owners.append((spec, row, p, launching))
     return batch
 
@@ -205,7 +216,7 @@ def write(tx: Tx, batch: Batch, now: datetime, report: TickReport) -> None:
             report.completed.append(spec.workflow_id)
         elif p.status == "missed":
             report.missed.append(spec.workflow_id)
-        advances.append(advance_for(spec, p, last_key, last_at, now))
+        advances.append(advance_for(spec, p, last_key, last_at, now, len(launching)))
     if skips:
         tx.insert_skips(skips)
     record_missed(tx, batch.owners, now)
@@ -222,8 +233,9 @@ def process(tx: Tx, rows: list[Row], now: datetime, instance: str | None,
 def _list_skips(report: TickReport, spec: ScheduleSpec, group: SkipGroup) -> None:
     if len(report.skipped) >= MAX_SKIPS_LISTED:
         return
+    first = group.first
     entry: dict[str, Any] = {"workflow_id": spec.workflow_id,
-                             "scheduled_for": iso(group.first.local),
+                             "scheduled_for": iso(first.moved_from or first.local),
                              "reason": group.reason, "detail": group.detail}
     if group.count > 1:
         entry["until"] = iso(group.last.local)

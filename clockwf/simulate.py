@@ -173,7 +173,8 @@ def _collect(store: Any, result: Simulation, report: Any, zone: Any,
         meta = json.loads(run["metadata"])
         result.occurrences.append(SimulatedOccurrence(
             run["scheduled_for"].astimezone(zone), "launched", None, report.now,
-            entry["run_id"], bool(meta.get("catchup")), meta.get("dst_note")))
+            entry["run_id"], bool(meta.get("catchup")),
+            meta.get("calendar_note") or meta.get("dst_note")))
     for entry in report.skipped:
         scheduled = datetime.fromisoformat(entry["scheduled_for"]).astimezone(zone)
         note = entry.get("detail")

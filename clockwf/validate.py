@@ -10,40 +10,36 @@ message that says what would be valid. Nothing here reads the clock: ``now`` is 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import hashlib
 import importlib.resources
 import json
 import re
-import types
-import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import ValidationError
 
 from clockwf import yamlload
-from clockwf.cron import CronExpr, CronSchedule, Fire, parse_cron
+from clockwf.cron import CronSchedule, Fire, parse_cron
+from clockwf.diagnostics import ErrorMapper, Locator, describe
 from clockwf.errors import DefinitionInvalid, Diagnostic
 from clockwf.models import (
-    EVENT_PATTERN,
     ID_PATTERN,
-    STEP_ID_PATTERN,
-    TRIGGER_TYPES,
+    Calendar,
     Definition,
-    FieldProblem,
     RecurringTrigger,
     ScheduleTrigger,
+    local_wall,
 )
+from clockwf.recur import RRuleSchedule
 from clockwf.timeutil import format_duration, get_zone, iso
 from clockwf.tz import zone_rules
-from clockwf.yamlload import PositionMap, YamlPath, format_path
+from clockwf.yamlload import PositionMap, YamlPath
 
 NEXT_FIRES = 5
 DST_LOOKAHEAD = relativedelta(years=1)
@@ -123,11 +119,15 @@ def validate_source(source: bytes | str, path: str, now: datetime, *, strict: bo
     report.source = loaded.text
     data = loaded.data
     if not isinstance(data, dict):
-        got = "an empty file" if data is None else _describe(data)
+        got = "an empty file" if data is None else describe(data)
         where = loaded.positions.value(()) or yamlload.Position(1, 1)  # the document's start
         report.errors = [Diagnostic(
             f"a workflow definition is a mapping with at least id and steps; got {got}",
             where.line, where.column, None, path)]
+        return report
+    problems = _include_calendar(data, loaded.positions, path)
+    if problems:
+        report.errors = _sorted(problems)
         return report
     ident = data.get("id")
     if isinstance(ident, str) and re.fullmatch(ID_PATTERN, ident):
@@ -135,7 +135,7 @@ def validate_source(source: bytes | str, path: str, now: datetime, *, strict: bo
     try:
         definition = Definition.model_validate(data)
     except ValidationError as exc:
-        report.errors = _sorted(_ErrorMapper(loaded.positions, path).map(exc.errors()))
+        report.errors = _sorted(ErrorMapper(loaded.positions, path).map(exc.errors()))
         return report
     report.definition = definition
     report.content_hash = content_hash(definition)
@@ -149,6 +149,47 @@ def validate_source(source: bytes | str, path: str, now: datetime, *, strict: bo
         report.errors = _sorted([*report.errors, *report.warnings])
         report.warnings = []
     return report
+
+
+def _include_calendar(data: dict[str, Any], positions: PositionMap,
+                      path: str) -> list[Diagnostic]:
+    """Replace ``trigger.calendar: {file: PATH, ...}`` by the calendar file's content (keys
+    given beside ``file`` override the file's), so several workflows share one calendar. The
+    path is relative to the definition file. Problems in the calendar file name that file."""
+    trigger = data.get("trigger")
+    calendar = trigger.get("calendar") if isinstance(trigger, dict) else None
+    if not isinstance(calendar, dict) or "file" not in calendar:
+        return []
+    assert isinstance(trigger, dict)
+    where: YamlPath = ("trigger", "calendar", "file")
+    ref = calendar["file"]
+    if not isinstance(ref, str) or not ref.strip():
+        return [Locator(positions, path).at("calendar.file is the path of a calendar file "
+                                            "(relative to this file)", where)]
+    base = Path(path).parent if path not in ("-", "<stdin>") else Path.cwd()
+    target = base / ref
+    try:
+        loaded = yamlload.load(target.read_bytes(), str(target))
+    except OSError as exc:
+        return [Locator(positions, path).at(
+            f"calendar file {str(target)!r} cannot be read: {exc.strerror or exc}", where)]
+    except DefinitionInvalid as exc:
+        return [dataclasses.replace(d, path=str(target)) for d in exc.diagnostics]
+    content = loaded.data
+    if not isinstance(content, dict):
+        return [Diagnostic("a calendar file is a mapping of holidays, exclude_dates and "
+                           "on_excluded", 1, 1, None, str(target))]
+    content = {k: v for k, v in content.items() if k != "id"}
+    if "file" in content:
+        return [Locator(loaded.positions, str(target)).at(
+            "a calendar file cannot refer to another calendar file", ("file",), key=True)]
+    try:
+        Calendar.model_validate(content)
+    except ValidationError as exc:
+        return ErrorMapper(loaded.positions, str(target), Calendar).map(exc.errors())
+    merged = {**content, **{k: v for k, v in calendar.items() if k != "file"}}
+    trigger["calendar"] = merged
+    return []
 
 
 def content_hash(definition: Definition) -> str:
@@ -166,279 +207,6 @@ def _unreadable(path: str, why: str) -> FileReport:
 def _sorted(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     unique = list(dict.fromkeys(diagnostics))
     return sorted(unique, key=lambda d: (d.line or 0, d.column or 0))
-
-
-# -- pydantic errors -> diagnostics ----------------------------------------------------------
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-_EXPECTED = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "int_from_float": "an integer",
-    "bool_type": "true or false",
-    "float_type": "a number",
-    "dict_type": "a mapping (key: value)",
-    "model_type": "a mapping (key: value)",
-    "model_attributes_type": "a mapping (key: value)",
-    "list_type": "a list (- item)",
-}
-
-_PATTERNS = {
-    ID_PATTERN: "lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, "
-                "at most 128 characters",
-    STEP_ID_PATTERN: "lower-case letters, digits, '.', '_' and '-', starting with a letter or "
-                     "digit, at most 64 characters",
-    EVENT_PATTERN: "letters, digits, '.', '_', ':', '/' and '-', starting with a letter or "
-                   "digit, at most 128 characters",
-}
-
-
-def _unwrap(tp: Any) -> Any:
-    """Strip Annotated and Optional from a type."""
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            if len(args) != 1:
-                return tp
-            tp = args[0]
-        else:
-            return tp
-
-
-def _is_model(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, BaseModel)
-
-
-def _variants(tp: Any) -> list[type[BaseModel]]:
-    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
-        return []
-    return [a for a in map(_unwrap, typing.get_args(tp)) if _is_model(a)]
-
-
-def _literal_values(tp: Any) -> tuple[Any, ...]:
-    tp = _unwrap(tp)
-    return typing.get_args(tp) if typing.get_origin(tp) is Literal else ()
-
-
-def _tag_of(model: type[BaseModel]) -> str | None:
-    values = _literal_values(model.model_fields["type"].annotation) \
-        if "type" in model.model_fields else ()
-    return values[0] if len(values) == 1 else None
-
-
-def _child(tp: Any, part: str | int) -> Any:
-    tp = _unwrap(tp)
-    if _is_model(tp) and isinstance(part, str):
-        field = tp.model_fields.get(part)
-        return field.annotation if field is not None else None
-    origin = typing.get_origin(tp)
-    if origin is list and isinstance(part, int):
-        return typing.get_args(tp)[0]
-    if origin is dict:
-        return typing.get_args(tp)[1]
-    return None
-
-
-@dataclasses.dataclass
-class _Loc:
-    """A pydantic loc made into a path of the file, with the types met along it."""
-
-    path: YamlPath
-    types: list[Any]  # types[i]: the type of the value at path[:i]
-    dict_key: bool = False
-
-    @property
-    def type(self) -> Any:
-        return _unwrap(self.types[-1])
-
-    @property
-    def parent_type(self) -> Any:
-        return _unwrap(self.types[-2]) if len(self.types) > 1 else None
-
-
-def _resolve(loc: Sequence[str | int]) -> _Loc:
-    """Strip discriminator tags (``('trigger', 'recurring', 'cron')`` -> ``trigger.cron``)."""
-    path: list[str | int] = []
-    seen: list[Any] = [Definition]
-    dict_key = False
-    for part in loc:
-        if part == "[key]":
-            dict_key = True
-            continue
-        current = _unwrap(seen[-1])
-        variant = next((v for v in _variants(current) if _tag_of(v) == part), None)
-        if variant is not None:
-            seen[-1] = variant
-            continue
-        path.append(part)
-        seen.append(_child(current, part))
-    return _Loc(tuple(path), seen, dict_key)
-
-
-def _union_tags(tp: Any) -> list[str]:
-    tags = [t for t in map(_tag_of, _variants(_unwrap(tp))) if t is not None]
-    return [t for t in TRIGGER_TYPES if t in tags] + [t for t in tags if t not in TRIGGER_TYPES]
-
-
-_CUTOFF = 0.6
-
-
-def _close(word: Any, options: Iterable[str]) -> str:
-    if not isinstance(word, str):
-        return ""
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=_CUTOFF)
-    return f"; did you mean {match[0]!r}?" if match else ""
-
-
-class _Locator:
-    """Makes diagnostics that point into one file."""
-
-    def __init__(self, positions: PositionMap, path: str) -> None:
-        self.positions = positions
-        self.path = path
-
-    def at(self, message: str, path: YamlPath, *, key: bool = False,
-           field: YamlPath | None = None, char: tuple[str, int] | None = None) -> Diagnostic:
-        """A diagnostic at the value of ``path`` (its key with ``key=True``), or at its nearest
-        ancestor in the file; ``field`` names the field when it is not ``path``; ``char``
-        (the string value, an index) points at one character of the value."""
-        found = self.positions.nearest(path)
-        line = column = None
-        if found is not None:
-            found_path, where = found
-            pos = where.key or where.value if key and found_path == path else where.value
-            if char is not None and found_path == path:
-                pos = self.positions.char(path, *char) or pos
-            line, column = pos.line, pos.column
-        return Diagnostic(message, line, column, format_path(path if field is None else field),
-                          self.path)
-
-
-class _ErrorMapper(_Locator):
-    """Turns pydantic errors into diagnostics with positions and human messages."""
-
-    def map(self, errors: Sequence[ErrorDetails]) -> list[Diagnostic]:
-        # A misspelt key ('crn', did you mean 'cron'?) also makes 'cron' missing: say it once.
-        meant: set[YamlPath] = set()
-        for error in errors:
-            if error["type"] == "extra_forbidden":
-                loc = _resolve(error["loc"])
-                if _is_model(loc.parent_type):
-                    match = difflib.get_close_matches(str(loc.path[-1]),
-                                                      list(loc.parent_type.model_fields),
-                                                      n=1, cutoff=_CUTOFF)
-                    meant.update((*loc.path[:-1], m) for m in match)
-        return [self.one(error) for error in errors
-                if not (error["type"] == "missing" and _resolve(error["loc"]).path in meant)]
-
-    def one(self, error: ErrorDetails) -> Diagnostic:
-        kind = error["type"]
-        loc = _resolve(error["loc"])
-        ctx = error.get("ctx") or {}
-        value = error.get("input")
-        if kind == "value_error" and isinstance(ctx.get("error"), FieldProblem):
-            problem: FieldProblem = ctx["error"]
-            char = (value, problem.offset) if problem.offset is not None and not problem.loc \
-                and isinstance(value, str) else None
-            return self.at(problem.message, loc.path + tuple(problem.loc), char=char)
-        if kind == "extra_forbidden":
-            name = loc.path[-1]
-            valid = list(loc.parent_type.model_fields) if _is_model(loc.parent_type) else []
-            message = f"unknown key {name!r}"
-            if valid:
-                message += f" (valid keys: {', '.join(valid)}{_close(name, valid)})"
-            return self.at(message, loc.path, key=True)
-        if kind == "missing":
-            return self.at(self.missing(loc), loc.path[:-1], key=True, field=loc.path)
-        if kind == "union_tag_invalid":
-            tags = _union_tags(loc.type)
-            message = f"trigger type must be one of {', '.join(tags)}; got {ctx.get('tag')!r}"
-            if ctx.get("tag") == "manual":
-                message += " (leave trigger out for a workflow that is started only by hand)"
-            else:
-                message += _close(ctx.get("tag"), tags)
-            return self.at(message, (*loc.path, "type"))
-        if kind == "union_tag_not_found":
-            tags = _union_tags(loc.type)
-            return self.at(f"missing required field 'type' (trigger type must be one of "
-                           f"{', '.join(tags)})", loc.path, key=True, field=(*loc.path, "type"))
-        if kind == "literal_error":
-            options = [str(v) for v in _literal_values(loc.type)]
-            message = f"must be one of {', '.join(options)}; got {value!r}{_close(value, options)}"
-            return self.at(message, loc.path)
-        if kind in _EXPECTED:
-            return self.at(self.wrong_type(_EXPECTED[kind], value, loc), loc.path,
-                           key=loc.dict_key)
-        if kind == "string_pattern_mismatch":
-            pattern = str(ctx.get("pattern"))
-            what = _PATTERNS.get(pattern, f"match {pattern}")
-            return self.at(f"must be {what}; got {value!r}", loc.path)
-        if kind == "too_short":
-            least = ctx.get("min_length", 1)
-            if loc.path == ("steps",):
-                message = "a workflow needs at least one step (a list of run: or http: steps)"
-            else:
-                message = f"needs at least {least} item{'s' if least != 1 else ''}"
-            return self.at(message, loc.path)
-        if kind == "string_too_short":
-            return self.at("must not be empty", loc.path)
-        if kind in ("greater_than_equal", "greater_than"):
-            bound = ctx.get("ge", ctx.get("gt"))
-            return self.at(f"must be at least {bound}; got {value!r}", loc.path)
-        if kind in ("less_than_equal", "less_than"):
-            bound = ctx.get("le", ctx.get("lt"))
-            return self.at(f"must be at most {bound}; got {value!r}", loc.path)
-        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-        return self.at(message, loc.path)
-
-    @staticmethod
-    def missing(loc: _Loc) -> str:
-        name = loc.path[-1]
-        parent = loc.parent_type
-        message = f"missing required field {name!r}"
-        if _is_model(parent) and isinstance(name, str) and name in parent.model_fields:
-            examples = parent.model_fields[name].examples
-            if examples:
-                message += f" (for example {name}: {json.dumps(examples[0])})"
-        return message
-
-    @staticmethod
-    def wrong_type(expected: str, value: Any, loc: _Loc) -> str:
-        if loc.dict_key:
-            return f"keys must be strings, got {_describe(value)}"
-        message = f"expected {expected}, got {_describe(value)}"
-        if expected == "a string":
-            if isinstance(value, bool):
-                message += " (YAML reads yes, no, on, off, true and false as booleans: quote it)"
-            elif isinstance(value, int | float):
-                message += " (quote it)"
-            elif value is None:
-                message += " (write a value or leave the key out)"
-        elif expected == "an integer" and isinstance(value, str) and value.strip().isdigit():
-            message += " (write it without quotes)"
-        return message
 
 
 # -- checks beyond the models ----------------------------------------------------------------
@@ -478,7 +246,7 @@ def _times(fires: Iterable[Fire]) -> tuple[str, bool]:
     return ", ".join(times), len(times) > 1
 
 
-class _Checks(_Locator):
+class _Checks(Locator):
     """The semantic checks of a definition that the models accept."""
 
     def __init__(self, definition: Definition, positions: PositionMap, path: str,
@@ -531,32 +299,97 @@ class _Checks(_Locator):
 
     def recurring(self, trigger: RecurringTrigger) -> None:
         self.zone_name(trigger.timezone if "timezone" in trigger.model_fields_set else None)
-        expr = parse_cron(trigger.cron)
-        cron_path: YamlPath = ("trigger", "cron")
-        if expr.day_or:
-            self.warn(f"day-of-month and day-of-week are both restricted, so it fires "
-                      f"{expr.describe_days()} (Vixie cron OR rule)", cron_path)
-        for message in expr.uneven_steps:
-            self.warn(message, cron_path)
-        if "dst" in trigger.model_fields_set and not expr.fixed:
-            self.warn("dst has no effect on a wildcard job (its minute or hour field starts "
-                      "with *): it runs on real elapsed time across DST changes", ("trigger",
-                                                                                    "dst"),
-                      key=True)
-        schedule = CronSchedule(expr, trigger.timezone, gap=trigger.dst.gap,
-                                fold=trigger.dst.fold)
-        self.next_fires = [iso(f.at) or "" for f in
-                           islice((f for f in schedule.iter_fires(self.now) if f.fires),
-                                  NEXT_FIRES)]
-        if expr.fixed:
-            self.dst_changes(trigger, expr, schedule)
+        schedule: CronSchedule | RRuleSchedule
+        if trigger.cron is not None:
+            expr = parse_cron(trigger.cron)
+            cron_path: YamlPath = ("trigger", "cron")
+            if expr.day_or:
+                self.warn(f"day-of-month and day-of-week are both restricted, so it fires "
+                          f"{expr.describe_days()} (Vixie cron OR rule)", cron_path)
+            for message in expr.uneven_steps:
+                self.warn(message, cron_path)
+            if "dst" in trigger.model_fields_set and not expr.fixed:
+                self.warn("dst has no effect on a wildcard job (its minute or hour field starts "
+                          "with *): it runs on real elapsed time across DST changes",
+                          ("trigger", "dst"), key=True)
+            schedule = CronSchedule(expr, trigger.timezone, gap=trigger.dst.gap,
+                                    fold=trigger.dst.fold)
+            fixed = expr.fixed
+        elif trigger.rrule is not None and trigger.dtstart is not None:
+            schedule = RRuleSchedule(trigger.rrule, local_wall(trigger.dtstart),
+                                     trigger.timezone, gap=trigger.dst.gap,
+                                     fold=trigger.dst.fold)
+            fixed = schedule.fixed
+            if "dst" in trigger.model_fields_set and not fixed:
+                self.warn(f"dst has no effect on a FREQ={schedule.freq_name} rule: it runs on "
+                          "real elapsed time across DST changes", ("trigger", "dst"), key=True)
+        else:
+            if "dst" in trigger.model_fields_set:
+                self.warn("dst has no effect on every: it counts exact elapsed time",
+                          ("trigger", "dst"), key=True)
+            self.next_fires = self.spec_fires()
+            self.calendar(trigger)
+            return
+        if trigger.start_at or trigger.end_at or trigger.calendar or trigger.max_runs:
+            self.next_fires = self.spec_fires()
+        else:
+            self.next_fires = [iso(f.at) or "" for f in
+                               islice((f for f in schedule.iter_fires(self.now) if f.fires),
+                                      NEXT_FIRES)]
+        if fixed:
+            self.dst_changes(trigger, schedule)
+        self.calendar(trigger)
 
-    def dst_changes(self, trigger: RecurringTrigger, expr: CronExpr,
-                    schedule: CronSchedule) -> None:
+    def spec_fires(self) -> list[str]:
+        """The next fires through the planner's view (bounds, calendar, max_runs)."""
+        from clockwf.schedule import ScheduleSpec, first_after, following
+
+        spec = ScheduleSpec.from_definition(self.definition)
+        assert spec is not None
+        out: list[str] = []
+        occ = first_after(spec, self.now)
+        scanned = 0
+        limit = spec.max_runs or NEXT_FIRES
+        while occ is not None and len(out) < min(NEXT_FIRES, limit) and scanned < 10_000:
+            scanned += 1
+            if occ.fires:
+                out.append(iso(occ.local) or "")
+            occ = following(spec, occ)
+        return out
+
+    def calendar(self, trigger: RecurringTrigger) -> None:
+        """Warn when the schedule reaches past the years the holiday data covers."""
+        cal = trigger.calendar
+        if cal is None or cal.holidays is None:
+            return
+        from clockwf.calendar import holiday_years
+
+        first, last = holiday_years(cal.holidays.country)
+        _anchor, _start, end = trigger.instants()
+        if trigger.rrule is not None and trigger.dtstart is not None:
+            last_wall = RRuleSchedule(trigger.rrule, local_wall(trigger.dtstart),
+                                      trigger.timezone).last_wall()
+            if last_wall is not None:
+                end = min(end, last_wall.replace(tzinfo=UTC)) if end else \
+                    last_wall.replace(tzinfo=UTC)
+        where: YamlPath = ("trigger", "calendar", "holidays")
+        source = f"the holidays data for {cal.holidays.country} covers {first} to {last}"
+        if end is not None and end.year > last:
+            self.warn(f"the schedule runs until {end.year}, but {source}: later holidays "
+                      "are not excluded", where)
+        elif end is None and self.now.year + 1 >= last:
+            self.warn(f"the schedule has no end, but {source}: holidays after {last} are "
+                      "not excluded (set end_at, or update the holidays package)", where)
+        if self.now.year < first:
+            self.warn(f"{source}: holidays before {first} are not excluded", where)
+
+    def dst_changes(self, trigger: RecurringTrigger,
+                    schedule: CronSchedule | RRuleSchedule) -> None:
         """Warn about each DST change within a year at which a fixed-time job shifts, is
         skipped or meets a repeated hour."""
         zone = trigger.timezone
         margin = timedelta(hours=26)
+        path: YamlPath = ("trigger", trigger.kind)
         for change in _zone_transitions(zone, self.now, self.now + DST_LOOKAHEAD):
             odd: list[Fire] = []
             for fire in schedule.iter_fires(max(self.now, change - margin),
@@ -566,7 +399,7 @@ class _Checks(_Locator):
                 if fire.kind != "normal":
                     odd.append(fire)
             for message in _dst_messages(odd, trigger, change):
-                self.warn(message, ("trigger", "cron"))
+                self.warn(message, path)
 
 
 def _dst_messages(fires: list[Fire], trigger: RecurringTrigger, change: datetime) -> list[str]:

@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,10 @@ from clockwf.models import (
 )
 from clockwf.timeutil import get_zone, parse_instant
 from clockwf.validate import FileReport, validate_path, validate_source
+
+if TYPE_CHECKING:
+
+    pass
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"

@@ -39,10 +39,14 @@ def trigger_label(row: Row) -> str:
         return "one-time"
     from clockwf.schedule import ScheduleSpec
 
-    if row.get("cron") is None:
+    if row.get("cron") is None and not row.get("trigger_spec"):
         return "recurring"
-    spec = ScheduleSpec(workflow_id=row["workflow_id"], trigger_type="recurring",
-                        timezone=row.get("timezone") or "UTC", cron=row["cron"])
+    spec = ScheduleSpec.from_row({
+        "workflow_id": row["workflow_id"], "trigger_type": "recurring",
+        "timezone": row.get("timezone") or "UTC", "cron": row.get("cron"), "run_at": None,
+        "dst_gap": "run_after", "dst_fold": "once", "jitter_s": 0, "catchup": "latest",
+        "catchup_window_s": 0, "grace_s": 0, "max_catchup": 1, "overlap": "allow",
+        "trigger_spec": row.get("trigger_spec")})
     return spec.label
 
 
@@ -222,8 +226,10 @@ def list_(
     table = []
     for r in rows:
         nxt = documents.next_fire(r)
+        done = r.get("schedule_status") == "completed" and r.get("schedule_reason")
         table.append((r["workflow_id"], documents.workflow_status(r) + (
-            f" / {r['schedule_status']}" if r.get("schedule_status") else ""),
+            f" / {r['schedule_status']}" if r.get("schedule_status") else "") + (
+            f" ({r['schedule_reason']})" if done else ""),
             trigger_label(r), r["current_version"], _when(nxt, at), r.get("published_from")))
     render.table(None, ["workflow", "status", "trigger", "version", "next fire", "from"], table)
     for r in rows:

@@ -48,7 +48,7 @@ class Defaults:
 
 def load_defaults(source: bytes | str, path: str) -> Defaults:
     """Validate a defaults file. :raises DefinitionInvalid: with located diagnostics."""
-    from clockwf.validate import _ErrorMapper  # the same mapping as definitions
+    from clockwf.diagnostics import ErrorMapper  # the same mapping as definitions
 
     loaded = yamlload.load(source, path)
     data = loaded.data
@@ -59,7 +59,8 @@ def load_defaults(source: bytes | str, path: str) -> Defaults:
     try:
         parsed = DefaultsFile.model_validate(data)
     except ValidationError as exc:
-        raise DefinitionInvalid(_ErrorMapper(loaded.positions, path).map(exc.errors())) from None
+        raise DefinitionInvalid(ErrorMapper(loaded.positions, path, root=DefaultsFile)
+                                .map(exc.errors())) from None
     if not parsed.notify.to:
         raise DefinitionInvalid([Diagnostic("notify.to is empty: give at least one target",
                                             1, 1, "notify.to", path)])

@@ -62,7 +62,8 @@ class NewSkip(NamedTuple):
     scheduled_for: datetime
     scheduled_until: datetime
     occurrences: int
-    reason: str        # coalesced | outside_window | missed | paused | overlap | dst_skip
+    reason: str        # coalesced | outside_window | missed | paused | overlap | dst_skip,
+    #                    excluded
     detail: str | None
     recorded_at: datetime
 
@@ -77,6 +78,7 @@ class ScheduleAdvance(NamedTuple):
     last_fired_at: datetime | None
     updated_at: datetime
     next_kind: str | None = None   # FireKind of the next occurrence (clockwf.cron), None: normal
+    launched: int = 0              # occurrences this pass launched (added to the row's count)
 
 
 class Tx(abc.ABC):

@@ -30,7 +30,7 @@ RUN_COLUMNS = ("fire_key", "workflow_id", "workflow_version", "trigger_type", "s
 SKIP_COLUMNS = ("workflow_id", "fire_key", "scheduled_for", "scheduled_until", "occurrences",
                 "reason", "detail", "recorded_at")
 ADVANCE_COLUMNS = ("workflow_id", "next_nominal_at", "next_fire_at", "status", "status_reason",
-                   "last_fire_key", "last_fired_at", "updated_at", "next_kind")
+                   "last_fire_key", "last_fired_at", "updated_at", "next_kind", "launched")
 run_values = attrgetter(*RUN_COLUMNS)
 _skip_values = attrgetter(*SKIP_COLUMNS)
 _advance_values = attrgetter(*ADVANCE_COLUMNS)
@@ -44,6 +44,7 @@ SCHEDULE_DEFAULTS: dict[str, Any] = {
     "overlap": "allow", "status_reason": None, "next_nominal_at": None, "next_kind": None,
     "next_fire_at": None,
     "last_fire_key": None, "last_fired_at": None, "paused_at": None, "created_at": None,
+    "trigger_spec": None, "launched": 0,
 }
 SCHEDULE_REQUIRED = ("workflow_id", "version", "trigger_type", "timezone", "status",
                      "updated_at")

@@ -64,7 +64,9 @@ def test_definition_schema_structure(clockwf: Clockwf) -> None:
         definition = schema["$defs"][name]
         assert definition["additionalProperties"] is False, name
     recurring = schema["$defs"]["RecurringTrigger"]
-    assert set(recurring["required"]) == {"type", "cron"}
+    assert set(recurring["required"]) == {"type"}
+    assert recurring["oneOf"] == [{"required": ["cron"]}, {"required": ["rrule"]},
+                                  {"required": ["every"]}]
     assert recurring["properties"]["type"]["const"] == "recurring"
     step = schema["$defs"]["Step"]
     assert step["oneOf"] == [{"required": ["run"]}, {"required": ["http"]}]
@@ -82,8 +84,9 @@ def test_payload_schema_structure(clockwf: Clockwf) -> None:
     assert schema["additionalProperties"] is False
     fields = {"schema", "trigger_type", "workflow_id", "workflow_version", "fire_key",
               "scheduled_for", "scheduled_for_utc", "fired_at", "timezone", "cron", "run_at",
-              "catchup", "backfill"}
+              "catchup", "backfill", "rrule", "every", "moved_from"}
     assert set(schema["properties"]) == fields
+    assert not {"rrule", "every", "moved_from"} & set(schema["required"])
     assert {"trigger_type", "workflow_id", "workflow_version", "fire_key", "scheduled_for",
             "scheduled_for_utc", "fired_at", "timezone"} <= set(schema["required"])
     assert schema["properties"]["schema"]["const"] == "WorkflowClockTrigger.v1"

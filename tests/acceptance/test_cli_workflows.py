@@ -27,8 +27,8 @@ def publish_examples(clockwf: Clockwf, db: str) -> dict:  # type: ignore[type-ar
 def test_publish_list_show_json_shapes(clockwf: Clockwf, db: str) -> None:
     published = publish_examples(clockwf, db)["published"]
     assert {p["workflow_id"] for p in published} == {
-        "heartbeat", "invoice-created", "manual-cleanup", "nightly-report",
-        "one-time-migration", "weekday-webhook"}
+        "heartbeat", "invoice-created", "manual-cleanup", "month-end-report", "nightly-report",
+        "one-time-migration", "sync-every-90m", "weekday-webhook"}
     for p in published:
         assert set(p) == {"workflow_id", "version", "status", "trigger_type", "next_fire_at"}
         assert p["status"] == "published" and p["version"] == 1

@@ -83,8 +83,9 @@ class TestModelErrors:
               - run: echo
             """)
         error = only_error(report)  # no second "missing cron": the suggestion says it
-        assert error.message == ("unknown key 'crn' (valid keys: type, cron, timezone, jitter, "
-                                 "dst; did you mean 'cron'?)")
+        assert error.message == (
+            "unknown key 'crn' (valid keys: type, cron, rrule, dtstart, every, anchor, "
+            "timezone, jitter, dst, start_at, end_at, max_runs, calendar; did you mean 'cron'?)")
         assert (error.line, error.column, error.field) == (4, 3, "trigger.crn")
 
     def test_unknown_top_level_key(self) -> None:
@@ -96,7 +97,8 @@ class TestModelErrors:
     def test_missing_field_at_the_parent(self) -> None:
         error = only_error(check("id: job\ntrigger:\n  type: recurring\n"
                                  "steps:\n  - run: echo\n"))
-        assert error.message == "missing required field 'cron' (for example cron: \"30 2 * * *\")"
+        assert error.message == ("missing required field 'cron' (or rrule, or every; for "
+                                 "example cron: \"30 2 * * *\")")
         assert (error.line, error.column, error.field) == (2, 1, "trigger.cron")
 
     def test_missing_steps_at_the_root(self) -> None:

@@ -93,7 +93,8 @@ ORDER BY version DESC
 -- name: list_workflows
 -- status is 'paused' / 'active' (workflow level) or a schedule status.
 SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
-       s.next_nominal_at, s.last_fire_key, s.last_fired_at
+       s.next_nominal_at, s.last_fire_key, s.last_fired_at,
+       s.status_reason AS schedule_reason, s.trigger_spec
 FROM workflows AS w
 LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
 WHERE w.namespace = %(ns)s
@@ -115,7 +116,8 @@ ORDER BY workflow_id
 
 -- name: page_workflows
 SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
-       s.next_nominal_at, s.last_fire_key, s.last_fired_at
+       s.next_nominal_at, s.last_fire_key, s.last_fired_at,
+       s.status_reason AS schedule_reason, s.trigger_spec
 FROM workflows AS w
 LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
 WHERE w.namespace = %(ns)s
@@ -191,17 +193,18 @@ SELECT * FROM schedules WHERE namespace = %(ns)s AND workflow_id = %(workflow_id
 SELECT * FROM schedules WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s FOR UPDATE
 
 -- name: upsert_schedule
--- Replaces every column but created_at, which an existing row keeps.
+-- Replaces every column but created_at and launched, which an existing row keeps.
 INSERT INTO schedules (namespace, workflow_id, version, trigger_type, cron, timezone, run_at,
                        dst_gap, dst_fold, jitter_s, catchup, catchup_window_s, grace_s,
                        max_catchup, overlap, status, status_reason, next_nominal_at,
                        next_kind, next_fire_at, last_fire_key, last_fired_at, paused_at,
-                       created_at, updated_at)
+                       created_at, updated_at, trigger_spec, launched)
 VALUES (%(ns)s, %(workflow_id)s, %(version)s, %(trigger_type)s, %(cron)s, %(timezone)s,
         %(run_at)s, %(dst_gap)s, %(dst_fold)s, %(jitter_s)s, %(catchup)s, %(catchup_window_s)s,
         %(grace_s)s, %(max_catchup)s, %(overlap)s, %(status)s, %(status_reason)s,
         %(next_nominal_at)s, %(next_kind)s, %(next_fire_at)s, %(last_fire_key)s,
-        %(last_fired_at)s, %(paused_at)s, %(created_at)s, %(updated_at)s)
+        %(last_fired_at)s, %(paused_at)s, %(created_at)s, %(updated_at)s, %(trigger_spec)s,
+        %(launched)s)
 ON CONFLICT (namespace, workflow_id) DO UPDATE SET
     version = excluded.version,
     trigger_type = excluded.trigger_type,
@@ -224,7 +227,8 @@ ON CONFLICT (namespace, workflow_id) DO UPDATE SET
     last_fire_key = excluded.last_fire_key,
     last_fired_at = excluded.last_fired_at,
     paused_at = excluded.paused_at,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at,
+    trigger_spec = excluded.trigger_spec
 
 -- name: delete_schedule
 DELETE FROM schedules WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
@@ -256,7 +260,7 @@ SELECT counter FROM change_counters WHERE namespace = %(ns)s
 -- The columns are what a tick reads: the schedule's definition, next occurrence, last fire.
 SELECT workflow_id, version, trigger_type, cron, timezone, run_at, dst_gap, dst_fold, jitter_s,
        catchup, catchup_window_s, grace_s, max_catchup, overlap, next_nominal_at, next_kind,
-       next_fire_at, last_fire_key, last_fired_at
+       next_fire_at, last_fire_key, last_fired_at, trigger_spec, launched
 FROM schedules
 WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at <= %(now)s
 ORDER BY next_fire_at, workflow_id
@@ -267,7 +271,7 @@ FOR UPDATE SKIP LOCKED
 -- The next page: the row comparison is the lower bound of the same index range.
 SELECT workflow_id, version, trigger_type, cron, timezone, run_at, dst_gap, dst_fold, jitter_s,
        catchup, catchup_window_s, grace_s, max_catchup, overlap, next_nominal_at, next_kind,
-       next_fire_at, last_fire_key, last_fired_at
+       next_fire_at, last_fire_key, last_fired_at, trigger_spec, launched
 FROM schedules
 WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at <= %(now)s
   AND (next_fire_at, workflow_id) > (%(after_at)s::timestamptz, %(after_id)s::text)
@@ -329,13 +333,14 @@ SET next_nominal_at = a.next_nominal_at,
     status_reason = a.status_reason,
     last_fire_key = coalesce(a.last_fire_key, s.last_fire_key),
     last_fired_at = coalesce(a.last_fired_at, s.last_fired_at),
+    launched = s.launched + a.launched,
     updated_at = a.updated_at
 FROM unnest(%(workflow_id)b::text[], %(next_nominal_at)b::timestamptz[],
             %(next_fire_at)b::timestamptz[], %(status)b::text[], %(status_reason)b::text[],
             %(last_fire_key)b::text[], %(last_fired_at)b::timestamptz[],
-            %(updated_at)b::timestamptz[], %(next_kind)b::text[])
+            %(updated_at)b::timestamptz[], %(next_kind)b::text[], %(launched)b::integer[])
      AS a (workflow_id, next_nominal_at, next_fire_at, status, status_reason, last_fire_key,
-           last_fired_at, updated_at, next_kind)
+           last_fired_at, updated_at, next_kind, launched)
      CROSS JOIN LATERAL (SELECT ctid AS tid FROM schedules
                          WHERE namespace = %(ns)s AND workflow_id = a.workflow_id
                          LIMIT 1 FOR UPDATE) AS found

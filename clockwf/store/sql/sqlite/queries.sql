@@ -81,7 +81,8 @@ ORDER BY version DESC
 -- name: list_workflows
 -- :status is 'paused' / 'active' (workflow level) or a schedule status.
 SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
-       s.next_nominal_at, s.last_fire_key, s.last_fired_at
+       s.next_nominal_at, s.last_fire_key, s.last_fired_at,
+       s.status_reason AS schedule_reason, s.trigger_spec
 FROM workflows AS w
 LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
 WHERE w.namespace = :ns
@@ -104,7 +105,8 @@ ORDER BY workflow_id
 
 -- name: page_workflows
 SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
-       s.next_nominal_at, s.last_fire_key, s.last_fired_at
+       s.next_nominal_at, s.last_fire_key, s.last_fired_at,
+       s.status_reason AS schedule_reason, s.trigger_spec
 FROM workflows AS w
 LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
 WHERE w.namespace = :ns
@@ -176,16 +178,17 @@ ORDER BY workflow_id
 SELECT * FROM schedules WHERE namespace = :ns AND workflow_id = :workflow_id
 
 -- name: upsert_schedule
--- Replaces every column but created_at, which an existing row keeps.
+-- Replaces every column but created_at and launched, which an existing row keeps.
 INSERT INTO schedules (namespace, workflow_id, version, trigger_type, cron, timezone, run_at,
                        dst_gap, dst_fold, jitter_s, catchup, catchup_window_s, grace_s,
                        max_catchup, overlap, status, status_reason, next_nominal_at,
                        next_kind, next_fire_at, last_fire_key, last_fired_at, paused_at,
-                       created_at, updated_at)
+                       created_at, updated_at, trigger_spec, launched)
 VALUES (:ns, :workflow_id, :version, :trigger_type, :cron, :timezone, :run_at, :dst_gap,
         :dst_fold, :jitter_s, :catchup, :catchup_window_s, :grace_s, :max_catchup, :overlap,
         :status, :status_reason, :next_nominal_at, :next_kind, :next_fire_at, :last_fire_key,
-        :last_fired_at, :paused_at, :created_at, :updated_at)
+        :last_fired_at, :paused_at, :created_at, :updated_at, :trigger_spec,
+        :launched)
 ON CONFLICT (namespace, workflow_id) DO UPDATE SET
     version = excluded.version,
     trigger_type = excluded.trigger_type,
@@ -208,7 +211,8 @@ ON CONFLICT (namespace, workflow_id) DO UPDATE SET
     last_fire_key = excluded.last_fire_key,
     last_fired_at = excluded.last_fired_at,
     paused_at = excluded.paused_at,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at,
+    trigger_spec = excluded.trigger_spec
 
 -- name: delete_schedule
 DELETE FROM schedules WHERE namespace = :ns AND workflow_id = :workflow_id
@@ -235,7 +239,7 @@ SELECT counter FROM change_counters WHERE namespace = :ns
 -- The columns are what a tick reads: the schedule's definition, next occurrence, last fire.
 SELECT workflow_id, version, trigger_type, cron, timezone, run_at, dst_gap, dst_fold, jitter_s,
        catchup, catchup_window_s, grace_s, max_catchup, overlap, next_nominal_at, next_kind,
-       next_fire_at, last_fire_key, last_fired_at
+       next_fire_at, last_fire_key, last_fired_at, trigger_spec, launched
 FROM schedules
 WHERE namespace = :ns AND status = 'scheduled' AND next_fire_at <= :now
 ORDER BY next_fire_at, workflow_id
@@ -245,7 +249,7 @@ LIMIT :limit
 -- The next page: the row value comparison is the lower bound of the same index range.
 SELECT workflow_id, version, trigger_type, cron, timezone, run_at, dst_gap, dst_fold, jitter_s,
        catchup, catchup_window_s, grace_s, max_catchup, overlap, next_nominal_at, next_kind,
-       next_fire_at, last_fire_key, last_fired_at
+       next_fire_at, last_fire_key, last_fired_at, trigger_spec, launched
 FROM schedules
 WHERE namespace = :ns AND status = 'scheduled' AND next_fire_at <= :now
   AND (next_fire_at, workflow_id) > (:after_at, :after_id)
@@ -310,6 +314,7 @@ SET next_nominal_at = :next_nominal_at,
     status_reason = :status_reason,
     last_fire_key = coalesce(:last_fire_key, last_fire_key),
     last_fired_at = coalesce(:last_fired_at, last_fired_at),
+    launched = launched + :launched,
     updated_at = :updated_at
 WHERE namespace = :ns AND workflow_id = :workflow_id
 
