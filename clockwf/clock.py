@@ -4,17 +4,15 @@ logic takes the instant as an argument. Tests and rehearsals inject their own cl
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
 class Clock(Protocol):
-    def now(self) -> datetime: ...
+    """What reads "now". Waiting is not the clock's: loops wait on events and the monotonic
+    clock, so a test that moves this clock never has to move sleeps with it."""
 
-    def sleep(self, seconds: float, wake: threading.Event | None = None) -> bool:
-        """Sleep up to ``seconds``; returns True when woken early by ``wake``."""
-        ...
+    def now(self) -> datetime: ...
 
 
 class SystemClock:
@@ -22,14 +20,6 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-    def sleep(self, seconds: float, wake: threading.Event | None = None) -> bool:
-        if seconds <= 0:
-            return False
-        if wake is None:
-            time.sleep(seconds)
-            return False
-        return wake.wait(seconds)
 
 
 class FixedClock:
@@ -51,9 +41,6 @@ class FixedClock:
         with self._lock:
             self._now += delta
 
-    def sleep(self, seconds: float, wake: threading.Event | None = None) -> bool:
-        self.advance(timedelta(seconds=max(seconds, 0)))
-        return False
 
 
 def parse_now(text: str | None) -> datetime:

@@ -695,20 +695,6 @@ class CronSchedule:
             out.append(datetime.fromtimestamp(t, zone))
         return out
 
-    def prev_fire(self, at_or_before: datetime) -> Fire | None:
-        """The last firing occurrence at or before the instant (None if none in 60 years)."""
-        target = self._instant(at_or_before)
-        for window in (120, 3600, 86400, 8 * 86400, 32 * 86400, 367 * 86400,
-                       9 * 366 * 86400, 60 * 366 * 86400):
-            last = None
-            found = self._search(target - window, False, False)
-            while found is not None and found[0] <= target:
-                last = found
-                found = self._search(found[0], False, False)
-            if last is not None:
-                return self._fire(last)
-        return None
-
 
 def next_fires(cron: str, timezone: str, after: datetime, count: int) -> list[datetime]:
     """The next ``count`` fire instants of ``cron`` in ``timezone`` strictly after ``after``.
