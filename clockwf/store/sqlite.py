@@ -150,13 +150,19 @@ class SqliteConnector(Connector):
     def batch(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
               params: Mapping[str, Any]) -> list[Row]:
         """executemany() of the one-row statement ``name``; returns no rows (see Connector)."""
+        self.batch_count(name, columns, rows, params)
+        return []
+
+    def batch_count(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                    params: Mapping[str, Any]) -> int:
+        """As :meth:`batch`; returns the number of rows the statements changed."""
         common = _bind(params)
         try:
-            self.conn.executemany(self.queries[name],
-                                  (_bind_row(common, columns, row) for row in rows))
+            return self.conn.executemany(self.queries[name],
+                                         (_bind_row(common, columns, row) for row in rows)
+                                         ).rowcount
         except sqlite3.Error as exc:
             raise self.store.map_error(exc) from exc
-        return []
 
     def script(self, sql: str) -> None:
         try:
@@ -180,10 +186,19 @@ class SqliteTx(SqlTx):
         # this transaction holds the database's write lock (BEGIN IMMEDIATE) and run_id is
         # AUTOINCREMENT, so they are exactly the runs above the high-water mark read before.
         # In fire-key order, as the contract asks (run ids follow it).
+        # When every key was free (the usual case: the rows changed are as many as the runs),
+        # the new ids are the next ones after the mark, given in statement order (AUTOINCREMENT
+        # gives max(mark, largest id) + 1, and no other writer runs), so nothing is read back.
         runs = sorted(runs, key=by_fire_key)
         high = self.db.one("runs_high_water", self._p())
         assert high is not None
-        self.db.batch("insert_runs", RUN_COLUMNS, [run_values(r) for r in runs], self._p())
+        db = self.db
+        assert isinstance(db, SqliteConnector)
+        inserted = db.batch_count("insert_runs", RUN_COLUMNS, [run_values(r) for r in runs],
+                                  self._p())
+        first = int(high["run_id"]) + 1
+        if inserted == len(runs):
+            return {run.fire_key: first + i for i, run in enumerate(runs)}
         created = self.db.all("runs_created_after", self._p(run_id=high["run_id"]))
         return {row["fire_key"]: row["run_id"] for row in created}
 
