@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -92,13 +93,29 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
     return dict(zip([column[0] for column in cursor.description], row, strict=True))
 
 
-def _bind_row(common: dict[str, Any], columns: Sequence[str],
-              values: Sequence[Any]) -> dict[str, Any]:
-    """The parameters of one row of a batch: the row's columns plus the common ones."""
-    bound = dict(zip(columns, [utc_text(v) if isinstance(v, datetime) else v for v in values],
-                     strict=True))
-    bound.update(common)
-    return bound
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@lru_cache(maxsize=64)
+def _numbered(sql: str, names: tuple[str, ...]) -> str:
+    """``sql`` with each ``:name`` replaced by ``?N``, N its place in ``names`` (1-based), so
+    that a batch binds each row as a tuple rather than a dict built per row (outside quoted
+    literals and comment lines only; sqlite3 checks that each row has as many values)."""
+    def number(match: re.Match[str]) -> str:
+        try:
+            return f"?{names.index(match.group(1)) + 1}"
+        except ValueError:
+            raise StoreError(f"no value for the parameter :{match.group(1)}") from None
+
+    code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    pieces = code.split("'")
+    pieces[::2] = [_NAMED_PARAMETER.sub(number, piece) for piece in pieces[::2]]
+    return "'".join(pieces)
+
+
+def _bind_row(common: tuple[Any, ...], values: Sequence[Any]) -> tuple[Any, ...]:
+    """The parameters of one row of a batch: the row's columns, then the common ones."""
+    return (*[utc_text(v) if isinstance(v, datetime) else v for v in values], *common)
 
 
 def split_script(script: str) -> list[str]:
@@ -157,10 +174,10 @@ class SqliteConnector(Connector):
                     params: Mapping[str, Any]) -> int:
         """As :meth:`batch`; returns the number of rows the statements changed."""
         common = _bind(params)
+        sql = _numbered(self.queries[name], (*columns, *common))
+        values = tuple(common.values())
         try:
-            return self.conn.executemany(self.queries[name],
-                                         (_bind_row(common, columns, row) for row in rows)
-                                         ).rowcount
+            return self.conn.executemany(sql, (_bind_row(values, row) for row in rows)).rowcount
         except sqlite3.Error as exc:
             raise self.store.map_error(exc) from exc
 
