@@ -92,8 +92,10 @@ def main() -> int:
             # -- tick throughput ---------------------------------------------------------------
             aps = tickbench.apscheduler_drain(min(n, 2_000), tmp)
             log(f"APScheduler 3: {aps:,.0f} jobs/s")
-            bare = tickbench.bare_sqlite(n, tmp)
+            bare = median(tickbench.bare_sqlite(n, tmp) for _ in range(3))
             log(f"bare SQLite baseline: {bare:,.0f} fires/s")
+            bare_pg = median(tickbench.bare_pg(n, 1) for _ in range(3))
+            log(f"bare PostgreSQL baseline: {bare_pg:,.0f} fires/s")
             fires: dict[tuple[str, int], float] = {}
             for name, url, procs_list in (("SQLite", sqlite, [1]), ("PostgreSQL", pg, [1, 2, 3])):
                 bursts = {p: tickbench.Burst(url, f"burst{p}", n) for p in procs_list}
@@ -118,6 +120,10 @@ def main() -> int:
                          rate(fires[("SQLite", 1)]),
                          f"bare croniter + insert + update {rate(bare)}",
                          f"{fires[('SQLite', 1)] / bare:.2f}x"])
+            rows.append(["tick: fires/s, PostgreSQL, 1 process, vs a bare baseline",
+                         rate(fires[("PostgreSQL", 1)]),
+                         f"bare croniter + insert + update {rate(bare_pg)}",
+                         f"{fires[('PostgreSQL', 1)] / bare_pg:.2f}x"])
             drained = n / fires[("SQLite", 1)], n / fires[("PostgreSQL", 1)]
             rows.append([f"tick: a burst of {n:,} due schedules drained (ms)",
                          f"SQLite {drained[0] * 1000:.0f}, PostgreSQL {drained[1] * 1000:.0f}",
