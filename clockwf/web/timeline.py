@@ -25,11 +25,12 @@ MAX_RUNS = 500
 
 def dst_changes(zone_name: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """The instants in (start, end] at which the zone's UTC offset changes."""
+    from clockwf.errors import TimezoneError
     from clockwf.tz import zone_rules
 
     try:
         rules = zone_rules(zone_name)
-    except Exception:  # a fixed offset or an unknown name: no changes to show
+    except TimezoneError:  # a fixed offset or an unknown name: no changes to show
         return []
     zone = zone_or_offset(zone_name)
     t, stop = start.timestamp(), end.timestamp()
