@@ -217,3 +217,33 @@ def definition_fires(definition: Definition, now_in: Callable[[tzinfo], datetime
 def fires(rows: list[dict[str, str | None]]) -> Doc:
     """``clockwf next --format json``."""
     return {"fires": rows}
+
+
+# -- notifications -------------------------------------------------------------------------------
+
+def _delivery_status(targets: int, delivered: int, failed: int) -> str:
+    if failed:
+        return "failed"
+    return "delivered" if delivered == targets else "pending"
+
+
+def notifications(rows: Iterable[Row]) -> Doc:
+    """``clockwf notifications --format json``: newest first, with their delivery status."""
+    items = []
+    for r in rows:
+        targets, delivered, failed = int(r["targets"]), int(r["delivered"]), int(r["failed"])
+        items.append({"id": r["id"], "event": r["event"], "workflow_id": r["workflow_id"],
+                      "run_id": r["run_id"], "created_at": iso_utc(r["created_at"]),
+                      "targets": targets, "delivered": delivered, "failed": failed,
+                      "status": _delivery_status(targets, delivered, failed)})
+    return {"notifications": items}
+
+
+def notification_detail(row: Row, deliveries: Iterable[Row]) -> Doc:
+    """``clockwf notifications ID --format json``: the body and each delivery."""
+    return {"notification": json.loads(row["body"]),
+            "deliveries": [{"target": d["target_label"], "status": d["status"],
+                            "attempts": int(d["attempts"]), "last_error": d["last_error"],
+                            "next_attempt_at": iso_utc(d["next_attempt_at"])
+                            if d["status"] == "pending" else None,
+                            "finished_at": iso_utc(d["finished_at"])} for d in deliveries]}

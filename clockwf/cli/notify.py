@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from clockwf import render
+from clockwf import documents, render
 from clockwf.cli.app import DbOpt, FormatOpt, NamespaceOpt, NowOpt, OutputFormat, app
 from clockwf.clock import parse_now
 from clockwf.errors import InvalidInput, NotFound
@@ -32,21 +32,15 @@ def notifications(
     fmt: FormatOpt = OutputFormat.human,
 ) -> None:
     """List notifications with their delivery status, or show one."""
-    from clockwf.notify.outbox import q_all, q_one
+    from clockwf.notify.outbox import get_notification, list_notifications
 
-    with open_store(db, namespace) as store, store.read() as tx:
+    with open_store(db, namespace) as store:
         if notification_id is not None:
-            row = q_one(tx, "alerts_get_notification", id=notification_id)
-            if row is None:
-                raise NotFound(f"no notification {notification_id!r} in namespace "
-                               f"{namespace!r}")
-            deliveries = q_all(tx, "alerts_deliveries_of", id=notification_id)
+            row, deliveries = get_notification(store, notification_id)
         else:
-            rows = q_all(tx, "alerts_list_notifications", workflow_id=workflow, limit=limit)
+            rows = list_notifications(store, workflow_id=workflow, limit=limit)
     if notification_id is not None:
-        assert row is not None
-        doc: dict[str, Any] = {"notification": json.loads(row["body"]),
-               "deliveries": [_delivery(d) for d in deliveries]}
+        doc = documents.notification_detail(row, deliveries)
         if fmt is OutputFormat.json:
             render.emit_json(doc)
             return
@@ -58,32 +52,14 @@ def notifications(
                      [(d["target"], d["status"], d["attempts"], d["finished_at"] or "",
                        d["last_error"] or "") for d in doc["deliveries"]])
         return
-    items = [{"id": r["id"], "event": r["event"], "workflow_id": r["workflow_id"],
-              "run_id": r["run_id"], "created_at": iso_utc(r["created_at"]),
-              "targets": int(r["targets"]), "delivered": int(r["delivered"]),
-              "failed": int(r["failed"]),
-              "status": _status(int(r["targets"]), int(r["delivered"]), int(r["failed"]))}
-             for r in rows]
+    listed = documents.notifications(rows)
     if fmt is OutputFormat.json:
-        render.emit_json({"notifications": items})
+        render.emit_json(listed)
         return
     render.table(None, ["id", "event", "workflow", "run", "created", "delivery"],
                  [(i["id"], i["event"], i["workflow_id"] or "", i["run_id"] or "",
                    i["created_at"], f"{i['status']} ({i['delivered']}/{i['targets']})")
-                  for i in items])
-
-
-def _status(targets: int, delivered: int, failed: int) -> str:
-    if failed:
-        return "failed"
-    return "delivered" if delivered == targets else "pending"
-
-
-def _delivery(row: dict[str, Any]) -> dict[str, Any]:
-    return {"target": row["target_label"], "status": row["status"],
-            "attempts": int(row["attempts"]), "last_error": row["last_error"],
-            "next_attempt_at": iso_utc(row["next_attempt_at"]) if row["status"] == "pending"
-            else None, "finished_at": iso_utc(row["finished_at"])}
+                  for i in listed["notifications"]])
 
 
 @notify_app.command("test")

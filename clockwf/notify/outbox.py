@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
+from clockwf.errors import NotFound
 from clockwf.models import Definition, Notify, NotifyTarget
 from clockwf.notify.body import NOTIFICATION_SCHEMA, OUTPUT_TAIL_LIMIT
 from clockwf.store.base import Row, Store, Tx
@@ -423,3 +424,21 @@ def failing_targets(tx: Tx) -> list[str]:
         lines.append(f"{row['workflow_id']} is paused: {row['auto_pause_reason']} "
                      "(clockwf resume clears it)")
     return lines
+
+
+# -- reading (clockwf notifications, the web API) ---------------------------------------------
+
+def list_notifications(store: Store, *, workflow_id: str | None = None,
+                       limit: int = 50) -> list[Row]:
+    """The namespace's notifications, newest first, with their delivery counts."""
+    with store.read() as tx:
+        return q_all(tx, "alerts_list_notifications", workflow_id=workflow_id, limit=limit)
+
+
+def get_notification(store: Store, notification_id: str) -> tuple[Row, list[Row]]:
+    """One notification and its deliveries. :raises NotFound: not in this namespace."""
+    with store.read() as tx:
+        row = q_one(tx, "alerts_get_notification", id=notification_id)
+        if row is None:
+            raise NotFound(f"no notification {notification_id!r} in namespace {store.ns!r}")
+        return row, q_all(tx, "alerts_deliveries_of", id=notification_id)

@@ -121,6 +121,37 @@ class RunDetail(RunRow):
     steps: list[StepAttempt]
 
 
+class NotificationRow(Doc):
+    id: str
+    event: str
+    workflow_id: str | None
+    run_id: int | None
+    created_at: str | None
+    targets: int
+    delivered: int
+    failed: int
+    status: str = Field(description="pending, delivered or failed")
+
+
+class Notifications(Doc):
+    notifications: list[NotificationRow]
+
+
+class Delivery(Doc):
+    target: str
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: str | None
+    finished_at: str | None
+
+
+class NotificationDetail(Doc):
+    notification: dict[str, Any] = Field(description="The clockwf.Notification.v1 body "
+                                         "(`clockwf schema --notification`).")
+    deliveries: list[Delivery]
+
+
 class Started(Doc):
     workflow_id: str
     fire_key: str
@@ -359,6 +390,32 @@ def show_run(request: Request, run_id: Annotated[int, Path(ge=1, le=2**62)]
     """One run: provenance, payload, steps, attempts, output tail, as `clockwf runs show`."""
     run, steps = runs.get_run(store_for(request), run_id)
     return respond(documents.run_detail(run, steps))
+
+
+@router.get("/notifications", response_model=Notifications, responses=ERRORS)
+def list_notifications(
+    request: Request, workflow_id: WorkflowId | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> Response:
+    """Notifications, newest first, with their delivery status, as `clockwf notifications
+    --format json`."""
+    from clockwf.notify import outbox
+
+    return respond(documents.notifications(outbox.list_notifications(
+        store_for(request), workflow_id=workflow_id, limit=limit)))
+
+
+@router.get("/notifications/{notification_id}", response_model=NotificationDetail,
+            responses=ERRORS)
+def show_notification(
+    request: Request, notification_id: Annotated[str, Path(max_length=64)],
+) -> Response:
+    """One notification's body and each delivery, as `clockwf notifications ID --format
+    json`."""
+    from clockwf.notify import outbox
+
+    return respond(documents.notification_detail(
+        *outbox.get_notification(store_for(request), notification_id)))
 
 
 @router.get("/status", response_model=Health, responses=ERRORS)

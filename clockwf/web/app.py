@@ -261,6 +261,18 @@ def create_app(db: str | None, namespace: str = "default", *, no_auth: bool = Fa
                         stale_after=STALE_AFTER)
         return JSONResponse({"ok": report.ok}, status_code=200 if report.ok else 503)
 
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        """The Prometheus exposition of the token's namespace, as `clockwf metrics` prints it
+        (a read token: Prometheus sends it with `authorization: {credentials: ...}`)."""
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        from clockwf.notify.metrics import exposition
+
+        w = web(request)
+        return Response(exposition(store_for(request), w.now()),
+                        media_type=CONTENT_TYPE_LATEST)
+
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

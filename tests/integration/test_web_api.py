@@ -201,7 +201,8 @@ def test_publish_takes_yaml_and_reports_line_and_column(world: World) -> None:
 READS = ["/api/v1/workflows", "/api/v1/workflows/nightly", "/api/v1/workflows/nightly/next",
          "/api/v1/workflows/nightly/explain?at=2027-03-18T02:30",
          "/api/v1/workflows/nightly/timeline", "/api/v1/runs", "/api/v1/runs/{run}",
-         "/api/v1/status", "/", "/workflows", "/workflows/nightly", "/runs", "/runs/{run}"]
+         "/api/v1/status", "/api/v1/notifications", "/metrics", "/", "/workflows",
+         "/workflows/nightly", "/runs", "/runs/{run}"]
 WRITES = [("/api/v1/workflows/nightly/runs", {}), ("/api/v1/workflows/nightly/pause", {}),
           ("/api/v1/workflows/nightly/resume", None), ("/api/v1/events/invoice.created", {}),
           ("/api/v1/workflows/nightly/backfill", {"from": "2027-03-10", "to": "2027-03-11"}),
@@ -490,3 +491,47 @@ def test_the_operator_forms_pause_resume_backfill_and_cancel(world: World) -> No
         denied = reader.post("/workflows/nightly/pause",
                              data={"csrf": tokens.csrf_token(world.read)})
         assert denied.status_code == 403 and "scope is read" in denied.text
+
+
+FLAKY = """\
+id: flaky
+notify: {to: [{command: "cat > /dev/null"}]}
+steps:
+  - run: "echo broken; exit 3"
+"""
+
+
+def test_notifications_and_metrics_are_served_as_the_cli_gives_them(world: World) -> None:
+    from executor_support import make_executor
+
+    with open_store(world.store_url, world.ns) as store:
+        publish_text(store, FLAKY, PUBLISHED)
+        started = runs.start_manual(store, "flaky", PUBLISHED)
+        assert started.run_id is not None
+        executor = make_executor(store)
+        try:
+            assert executor.execute(started.run_id) == "failed"
+        finally:
+            executor.stop(0)
+    listed = cli(world, "notifications")
+    [failed] = [n for n in listed["notifications"] if n["workflow_id"] == "flaky"]
+    assert (failed["event"], failed["run_id"]) == ("failed", started.run_id)
+    with world.client(world.read) as api:
+        assert api.get("/api/v1/notifications").json() == listed
+        one = api.get(f"/api/v1/notifications/{failed['id']}")
+        assert one.status_code == 200
+        assert one.json() == cli(world, "notifications", failed["id"])
+        assert one.json()["notification"]["summary"].startswith("flaky: run")
+        assert api.get("/api/v1/notifications/no-such-id").status_code == 404
+        scraped = api.get("/metrics")
+        assert scraped.status_code == 200
+        assert scraped.headers["content-type"].startswith("text/plain")
+        line = (f'clockwf_workflow_consecutive_failures{{namespace="{world.ns}",'
+                'workflow="flaky"} 1')
+        assert any(row.startswith(line) for row in scraped.text.splitlines()), scraped.text
+    with world.client(None) as api:
+        assert api.get("/api/v1/notifications").status_code == 401
+        assert api.get("/metrics").status_code == 401
+    with world.client(world.other) as api:   # another namespace sees none of it
+        assert api.get(f"/api/v1/notifications/{failed['id']}").status_code == 404
+        assert "flaky" not in api.get("/metrics").text
