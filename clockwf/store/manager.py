@@ -123,9 +123,9 @@ class Tx:
         'paused' / 'active' (workflow level) or a schedule status. Columns: every workflows
         column plus schedule_status, cron, timezone, run_at, next_fire_at, next_nominal_at,
         last_fire_key, last_fired_at."""
-        return self.db.all("list_workflows", self._p(
+        return self.db.all("page_workflows", self._p(
             trigger_types=None if trigger_types is None else list(trigger_types),
-            status=status))
+            status=status, search=None, limit=None, offset=0))
 
     def workflows_from(self, published_from: str) -> list[Row]:
         """workflow_id and paused of the workflows whose current version came from this

@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, Clockwf
+
+from tests.integration.process_support import NotifyListener
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -42,32 +42,6 @@ def _runs(clockwf: Clockwf, db: Path) -> list[dict]:  # type: ignore[type-arg]
     return list(result.json()["runs"])
 
 
-class NotifyListener:
-    """A systemd stand-in: a datagram socket read by a thread, like systemd reads it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
-        self.messages: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.messages.extend(self.sock.recv(4096).decode().splitlines())
-            except TimeoutError:
-                continue
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
-
-
 @pytest.fixture
 def notify(tmp_path: Path):  # type: ignore[no-untyped-def]
     listener = NotifyListener(tmp_path / "notify.sock")
@@ -89,9 +63,8 @@ def test_daemon_launches_on_time_wakes_on_publish_notifies_and_stops(
         env=_env(tmp_path, NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="2000000"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
-        got = notify.messages
-        _wait(lambda: "READY=1" in got, 30, "READY=1")
-        assert any(m.startswith("STATUS=") for m in got)
+        _wait(lambda: "READY=1" in notify.seen(), 30, "READY=1")
+        assert any(m.startswith("STATUS=") for m in notify.seen())
 
         # The once-a-minute job: launched at its minute, not a max-sleep later.
         run = _wait(lambda: _runs(clockwf, db), 75, "the first minutely run")[0]
@@ -114,11 +87,11 @@ def test_daemon_launches_on_time_wakes_on_publish_notifies_and_stops(
         lag = (datetime.fromisoformat(first_once["created_at"].replace("Z", "+00:00")) - at)
         assert timedelta(0) <= lag < timedelta(seconds=3), lag
 
-        assert "WATCHDOG=1" in got
+        assert "WATCHDOG=1" in notify.seen()
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
-        _wait(lambda: "STOPPING=1" in got, 5, "STOPPING=1")
+        _wait(lambda: "STOPPING=1" in notify.seen(), 5, "STOPPING=1")
         stderr = proc.stderr.read() if proc.stderr else ""
         actions = [json.loads(line).get("action") for line in stderr.splitlines()
                    if line.startswith("{")]

@@ -4,6 +4,7 @@ turned into psycopg's ``%(name)s`` for PostgreSQL without touching strings, comm
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from importlib import resources
 
 import pytest
@@ -17,14 +18,12 @@ NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
 TEXT = st.text(alphabet=st.sampled_from("ab :%_x9'\"*/-"), max_size=12)
 
 
-def _string(body: str) -> tuple[str, str]:
-    quoted = "'" + body.replace("'", "''") + "'"
-    return quoted, quoted.replace("%", "%%")
-
-
-def _name(body: str) -> tuple[str, str]:
-    quoted = '"' + body.replace('"', '""') + '"'
-    return quoted, quoted.replace("%", "%%")
+def _quoted(quote: str) -> Callable[[str], tuple[str, str]]:
+    """A string (``'``) or a quoted name (``"``) around ``body``, the quote doubled inside."""
+    def piece(body: str) -> tuple[str, str]:
+        quoted = quote + body.replace(quote, quote * 2) + quote
+        return quoted, quoted.replace("%", "%%")
+    return piece
 
 
 def _line_comment(body: str) -> tuple[str, str]:
@@ -44,8 +43,8 @@ PIECES = st.one_of(
     NAMES.map(lambda n: (f"{n}", f"{n}")),                  # a plain word
     st.sampled_from(["=", ",", "(", ")", "<", "||", "5", "IS NULL"]).map(lambda t: (t, t)),
     st.just(("%", "%%")),                                   # the modulo operator
-    TEXT.map(_string),
-    TEXT.map(_name),
+    TEXT.map(_quoted("'")),
+    TEXT.map(_quoted('"')),
     TEXT.map(_line_comment),
     TEXT.map(_block_comment),
 )

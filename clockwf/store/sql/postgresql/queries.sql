@@ -54,25 +54,13 @@ ON CONFLICT (namespace, workflow_id) DO UPDATE SET
     published_from = excluded.published_from,
     updated_at = excluded.updated_at
 
--- name: list_workflows
--- status is 'paused' / 'active' (workflow level) or a schedule status.
-SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
-       s.next_nominal_at, s.last_fire_key, s.last_fired_at,
-       s.status_reason AS schedule_reason, s.trigger_spec
-FROM workflows AS w
-LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
-WHERE w.namespace = %(ns)s
-  AND (%(trigger_types)s::text[] IS NULL OR w.trigger_type = ANY(%(trigger_types)s::text[]))
-  AND (%(status)s::text IS NULL
-       OR (%(status)s::text = 'paused' AND w.paused)
-       OR (%(status)s::text = 'active' AND NOT w.paused)
-       OR s.status = %(status)s::text)
-ORDER BY w.workflow_id
-
 -- ---------------------------------------------------------------------------------------------
--- clockwf serve: the workflows table a page at a time (search by id or name), API tokens
+-- the workflows table, whole (clockwf list) or a page at a time (clockwf serve: search by id or
+-- name); API tokens
 
 -- name: page_workflows
+-- Also list_workflows: every row (:limit NULL, :search NULL). :status is 'paused' / 'active'
+-- (workflow level) or a schedule status.
 SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
        s.next_nominal_at, s.last_fire_key, s.last_fired_at,
        s.status_reason AS schedule_reason, s.trigger_spec

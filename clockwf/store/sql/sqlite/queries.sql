@@ -43,26 +43,13 @@ ON CONFLICT (namespace, workflow_id) DO UPDATE SET
     published_from = excluded.published_from,
     updated_at = excluded.updated_at
 
--- name: list_workflows
--- :status is 'paused' / 'active' (workflow level) or a schedule status.
-SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
-       s.next_nominal_at, s.last_fire_key, s.last_fired_at,
-       s.status_reason AS schedule_reason, s.trigger_spec
-FROM workflows AS w
-LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
-WHERE w.namespace = :ns
-  AND (:trigger_types IS NULL
-       OR w.trigger_type IN (SELECT value FROM json_each(:trigger_types)))
-  AND (:status IS NULL
-       OR (:status = 'paused' AND w.paused = 1)
-       OR (:status = 'active' AND w.paused = 0)
-       OR s.status = :status)
-ORDER BY w.workflow_id
-
 -- ---------------------------------------------------------------------------------------------
--- clockwf serve: the workflows table a page at a time (search by id or name), API tokens
+-- the workflows table, whole (clockwf list) or a page at a time (clockwf serve: search by id or
+-- name); API tokens
 
 -- name: page_workflows
+-- Also list_workflows: every row (:limit NULL, :search NULL). :status is 'paused' / 'active'
+-- (workflow level) or a schedule status.
 SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
        s.next_nominal_at, s.last_fire_key, s.last_fired_at,
        s.status_reason AS schedule_reason, s.trigger_spec
@@ -78,7 +65,7 @@ WHERE w.namespace = :ns
   AND (:search IS NULL OR instr(w.workflow_id, :search) > 0
        OR instr(coalesce(w.name, ''), :search) > 0)
 ORDER BY w.workflow_id
-LIMIT :limit OFFSET :offset
+LIMIT coalesce(:limit, -1) OFFSET :offset
 
 -- name: count_workflows
 -- The schedule is looked at only when the status filter names a schedule status.
