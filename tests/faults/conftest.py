@@ -8,57 +8,17 @@ run with ``CLOCKWF_FAULTS_FULL=1``.
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-PG_ADMIN_URL = os.environ.get("CLOCKWF_TEST_PG_URL",
-                              "postgresql://postgres@127.0.0.1:5432/postgres")
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-def require_pg(reason: str) -> None:
-    """Skip, or fail under CLOCKWF_REQUIRE_PG=1."""
-    if os.environ.get("CLOCKWF_REQUIRE_PG") == "1":
-        pytest.fail(f"PostgreSQL is required (CLOCKWF_REQUIRE_PG=1) but {reason}")
-    pytest.skip(f"PostgreSQL not available: {reason}")
-
-
-def _admin() -> Any:
-    try:
-        import psycopg
-    except ImportError:
-        require_pg("psycopg is not installed (the postgres extra)")
-    try:
-        return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        require_pg(f"cannot connect to {PG_ADMIN_URL}: {exc}")
-
-
-@pytest.fixture
-def new_pg_database() -> Iterator[Callable[[], str]]:
-    """A factory of fresh PostgreSQL databases (URLs), dropped after the test."""
-    from psycopg import sql
-
-    admin = _admin()
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"clockwf_fault_{uuid.uuid4().hex[:12]}"
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        made.append(name)
-        return urlsplit(PG_ADMIN_URL)._replace(path="/" + name).geturl()
-
-    yield make
-    for name in made:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-    admin.close()
+from tests.integration.pg_support import (  # noqa: F401 (fixtures)
+    BACKENDS,
+    PG_ADMIN_URL,
+    new_pg_database,
+    require_pg,
+)
 
 
 @pytest.fixture(params=BACKENDS)
