@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, Clockwf
 
+from tests.integration.executor_support import wait_for
 from tests.integration.process_support import NotifyListener
 
 
@@ -24,16 +24,6 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
     env["CLOCKWF_DB"] = str(tmp / "clockwf.db")
     env.update(extra)
     return env
-
-
-def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _runs(clockwf: Clockwf, db: Path) -> list[dict]:  # type: ignore[type-arg]
@@ -63,11 +53,11 @@ def test_daemon_launches_on_time_wakes_on_publish_notifies_and_stops(
         env=_env(tmp_path, NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="2000000"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
-        _wait(lambda: "READY=1" in notify.seen(), 30, "READY=1")
+        wait_for("READY=1", lambda: "READY=1" in notify.seen(), timeout=30)
         assert any(m.startswith("STATUS=") for m in notify.seen())
 
         # The once-a-minute job: launched at its minute, not a max-sleep later.
-        run = _wait(lambda: _runs(clockwf, db), 75, "the first minutely run")[0]
+        run = wait_for("the first minutely run", lambda: _runs(clockwf, db), timeout=75)[0]
         created = datetime.fromisoformat(run["created_at"].replace("Z", "+00:00"))
         scheduled = datetime.fromisoformat(run["scheduled_for"])
         assert scheduled.second == 0 and scheduled.microsecond == 0
@@ -82,8 +72,8 @@ def test_daemon_launches_on_time_wakes_on_publish_notifies_and_stops(
         once.write_text(f"id: once\ntrigger: {{type: schedule, run_at: '{at.isoformat()}'}}\n"
                         "steps:\n  - run: 'true'\n")
         assert clockwf("publish", "--db", str(db), str(once)).code == 0
-        first_once = _wait(lambda: [r for r in _runs(clockwf, db)
-                                    if r["workflow_id"] == "once"], 20, "the one-time run")[0]
+        first_once = wait_for("the one-time run", lambda: [
+            r for r in _runs(clockwf, db) if r["workflow_id"] == "once"], timeout=20)[0]
         lag = (datetime.fromisoformat(first_once["created_at"].replace("Z", "+00:00")) - at)
         assert timedelta(0) <= lag < timedelta(seconds=3), lag
 
@@ -91,7 +81,7 @@ def test_daemon_launches_on_time_wakes_on_publish_notifies_and_stops(
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
-        _wait(lambda: "STOPPING=1" in notify.seen(), 5, "STOPPING=1")
+        wait_for("STOPPING=1", lambda: "STOPPING=1" in notify.seen(), timeout=5)
         stderr = proc.stderr.read() if proc.stderr else ""
         actions = [json.loads(line).get("action") for line in stderr.splitlines()
                    if line.startswith("{")]

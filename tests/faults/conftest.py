@@ -16,6 +16,7 @@ import pytest
 from tests.integration.pg_support import (  # noqa: F401 (fixtures)
     BACKENDS,
     PG_ADMIN_URL,
+    empty_store_url,
     new_pg_database,
     require_pg,
 )
@@ -29,9 +30,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """An empty store of the backend under test: a SQLite path or a fresh PG database."""
-    if backend == "sqlite":
-        return str(tmp_path / "clockwf.db")
-    return str(request.getfixturevalue("new_pg_database")())
+    return empty_store_url(backend, tmp_path, request)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from clockwf.store import Store, open_store
 from tests.integration.pg_support import (  # noqa: F401 (fixtures)
     BACKENDS,
     PG_ADMIN_URL,
+    empty_store_url,
     new_pg_database,
     pg_admin,
     pg_module_url,
@@ -48,9 +49,7 @@ def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> s
 @pytest.fixture
 def fresh_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """The URL of an empty database of its own (migration tests)."""
-    if backend == "sqlite":
-        return str(tmp_path / "fresh.db")
-    return str(request.getfixturevalue("new_pg_database")())
+    return empty_store_url(backend, tmp_path, request, "fresh.db")
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -90,3 +91,12 @@ def pg_module_url() -> Iterator[str]:
         drop_database(admin, name)
         admin.close()
 
+
+
+def empty_store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest,
+                    name: str = "clockwf.db") -> str:
+    """An empty store of its own: a SQLite file ``name`` in ``tmp_path``, or a fresh
+    PostgreSQL database (dropped after the test)."""
+    if backend == "sqlite":
+        return str(tmp_path / name)
+    return str(request.getfixturevalue("new_pg_database")())
