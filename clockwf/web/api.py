@@ -46,6 +46,9 @@ class WorkflowRow(Doc):
     version: int
     next_fire_at: str | None
     schedule_status: str | None
+    published_from: str | None = Field(None, description="The source the current version "
+                                       "was published from (publish --source / a directory).")
+    paused_note: str | None = None
 
 
 class Workflows(Doc):
@@ -65,12 +68,12 @@ class ScheduleDoc(Doc):
 class VersionDoc(Doc):
     version: int
     published_at: str | None
+    published_from: str | None = None
 
 
 class WorkflowDetail(WorkflowRow):
     name: str | None
     description: str | None
-    paused_note: str | None
     shown_version: int
     schedule: ScheduleDoc | None
     versions: list[VersionDoc]

@@ -69,16 +69,19 @@ def test_a_step_gets_only_the_documented_environment(store: Store, executor: Exe
 
 
 def test_env_refs_pass_a_variable_on_purpose_and_mask_it(
-        store: Store, executor: Executor, caplog: pytest.LogCaptureFixture) -> None:
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="clockwf")
     streamed: list[str] = []
-    executor.on_output = streamed.append
+    executor = make_executor(store, environ=DAEMON_ENV, on_output=streamed.append)
     wid = publish_def(store, [{"run": PRINT_ENV + "; echo \"raw=$DB_PASS\"",
                                "env": {"DB_PASS": "${env:PGPASSWORD}"}},
                               {"run": "echo \"failing with $DB_PASS\" >&2; exit 3",
                                "env": {"DB_PASS": "${env:PGPASSWORD}"}}])
     run_id = start(store, wid)
-    assert executor.execute(run_id) == "failed"
+    try:
+        assert executor.execute(run_id) == "failed"
+    finally:
+        executor.stop(0)
     assert "raw=***" in streamed and "failing with ***" in streamed
     for record in caplog.records:
         assert PG_SECRET not in record.getMessage() and PG_SECRET not in str(record.__dict__)

@@ -376,7 +376,7 @@ def test_healthz_judges_like_clockwf_status(world: World) -> None:
     assert cli(world, "status", *now)["ok"] is False   # no daemon
     with open_store(world.store_url, world.ns) as store, store.transaction() as tx:
         tx.heartbeat(instance_id="d1", hostname="h", pid=1, role="daemon", version="t",
-                     started_at=NOW, now=NOW, last_tick_at=NOW, status="running")
+                     started_at=NOW, last_tick_at=NOW, status="running")
     with world.client(None) as api:
         assert api.get("/healthz").status_code == 200
     assert cli(world, "status", *now)["ok"] is True
