@@ -380,7 +380,7 @@ def _round_trip_us(store: Any, calls: int, reps: int) -> float:
             conn.execute("SELECT 1").fetchone()
     else:
         def once() -> None:
-            with store._connection() as conn:
+            with store.pool.connection() as conn:
                 conn.execute("SELECT 1").fetchone()
     for _ in range(20):
         once()

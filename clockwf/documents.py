@@ -14,6 +14,7 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from clockwf.errors import InvalidInput
+from clockwf.launcher import run_payload
 from clockwf.store.base import Row
 from clockwf.timeutil import iso, iso_utc, zone_or_offset
 
@@ -139,7 +140,7 @@ def run_detail(run: Row, steps: Iterable[Row]) -> Doc:
     from clockwf.runs import provenance_label, run_json
 
     doc = run_json(run)
-    doc.update(payload=json.loads(run["payload"]), error=run.get("error"),
+    doc.update(payload=json.loads(run_payload(run)), error=run.get("error"),
                provenance=provenance_label(run), lease_owner=run.get("lease_owner"),
                steps=[step_attempt(s) for s in steps])
     return doc

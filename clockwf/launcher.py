@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -26,7 +26,7 @@ from clockwf.errors import PayloadTooLarge
 from clockwf.firekeys import event_key, manual_key
 from clockwf.models import PAYLOAD_SCHEMA, Definition
 from clockwf.schedule import Occurrence, ScheduleSpec
-from clockwf.store.base import NewRun
+from clockwf.store.base import NewRun, Row
 from clockwf.store.manager import Tx
 from clockwf.timeutil import format_duration, iso, iso_utc
 
@@ -99,46 +99,30 @@ def launched_by() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+# The payload stored for a time-triggered run: nothing. Its WorkflowClockTrigger.v1 payload is
+# derived, by run_payload, from the run's own fields and provenance (which hold every value of
+# it), so a tick writes each value once and encodes one JSON document per fire, not two.
+DERIVED_PAYLOAD = ""
+
+
 def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime,
              catchup: bool, backfill: bool = False, instance: str | None = None) -> NewRun:
-    """A run for an occurrence of a recurring or one-time schedule, with the pinned
-    WorkflowClockTrigger.v1 payload (docs/design.md §7.2) and its provenance (docs/design.md §3)."""
+    """A run for an occurrence of a recurring or one-time schedule, with its provenance
+    (docs/design.md §3), from which :func:`run_payload` derives the pinned
+    WorkflowClockTrigger.v1 payload (docs/design.md §7.2)."""
     run_at = iso(spec.run_at.astimezone(occ.local.tzinfo)) if spec.run_at is not None else None
-    scheduled_for = iso(occ.local)
     # (A calendar-moved occurrence runs at ``local`` under the key of its nominal instant.)
     scheduled_for_utc = iso_utc(occ.nominal if occ.moved_from is None else occ.local)
-    payload = {
-        "schema": PAYLOAD_SCHEMA,
-        "trigger_type": occ.trigger_type,
-        "workflow_id": occ.workflow_id,
-        "workflow_version": version,
-        "fire_key": occ.fire_key,
-        "scheduled_for": scheduled_for,
-        "scheduled_for_utc": scheduled_for_utc,
-        "fired_at": iso_utc(now),
-        "timezone": spec.timezone,
-        "cron": spec.cron,
-        "run_at": run_at,
-        "catchup": catchup,
-        "backfill": backfill,
-    }
-    if spec.rrule is not None:
-        payload["rrule"] = spec.rrule
-    elif spec.every_s is not None:
-        payload["every"] = format_duration(spec.every_s)
     moved_from = iso(occ.moved_from) if occ.moved_from is not None else None
-    if moved_from is not None:
-        payload["moved_from"] = moved_from
-    lag_ms = int((now - occ.due).total_seconds() * 1000)
     metadata = {
         "label": spec.label,
         "cron": spec.cron,
         "timezone": spec.timezone,
         "run_at": run_at,
-        "scheduled_for": scheduled_for,
+        "scheduled_for": iso(occ.local),
         "scheduled_for_utc": scheduled_for_utc,
         "due_at": scheduled_for_utc if occ.due == occ.nominal else iso_utc(occ.due),
-        "launch_lag_ms": lag_ms,
+        "launch_lag_ms": int((now - occ.due).total_seconds() * 1000),
         "catchup": catchup,
         "backfill": backfill,
         "dst": occ.dst,
@@ -146,15 +130,61 @@ def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime
         "jitter_ms": round(occ.jitter_s * 1000),
         "daemon": instance,
     }
+    if spec.rrule is not None:
+        metadata["rrule"] = spec.rrule
+    elif spec.every_s is not None:
+        metadata["every"] = format_duration(spec.every_s)
     if occ.cal is not None:
         metadata["moved_from"] = moved_from
         metadata["calendar_note"] = occ.note
     return NewRun(
         fire_key=occ.fire_key, workflow_id=occ.workflow_id, workflow_version=version,
-        trigger_type=occ.trigger_type, payload=_dumps(payload), metadata=_dumps(metadata),
+        trigger_type=occ.trigger_type, payload=DERIVED_PAYLOAD, metadata=_dumps(metadata),
         created_at=now, scheduled_for=occ.nominal, due_at=occ.due,
         serial=spec.overlap != "allow",
     )
+
+
+def time_payload(trigger_type: str, workflow_id: str, workflow_version: int, fire_key: str,
+                 fired_at: datetime, metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The WorkflowClockTrigger.v1 payload of a time-triggered run (docs/design.md §7.2), from
+    its fields and its provenance (as :func:`time_run` writes it): the one place it is built,
+    in its pinned key order, a schedule's ``rrule`` or ``every`` and a calendar's
+    ``moved_from`` last, when it has them."""
+    payload = {
+        "schema": PAYLOAD_SCHEMA,
+        "trigger_type": trigger_type,
+        "workflow_id": workflow_id,
+        "workflow_version": workflow_version,
+        "fire_key": fire_key,
+        "scheduled_for": metadata["scheduled_for"],
+        "scheduled_for_utc": metadata["scheduled_for_utc"],
+        "fired_at": iso_utc(fired_at),
+        "timezone": metadata["timezone"],
+        "cron": metadata["cron"],
+        "run_at": metadata["run_at"],
+        "catchup": metadata["catchup"],
+        "backfill": metadata["backfill"],
+    }
+    if "rrule" in metadata:
+        payload["rrule"] = metadata["rrule"]
+    elif "every" in metadata:
+        payload["every"] = metadata["every"]
+    if metadata.get("moved_from") is not None:
+        payload["moved_from"] = metadata["moved_from"]
+    return payload
+
+
+def run_payload(run: Row) -> str:
+    """The payload a run's steps receive, as JSON text: the stored one, or for a time-triggered
+    run (stored :data:`DERIVED_PAYLOAD`) the one :func:`time_payload` derives. Everything that
+    hands a run's payload on (the executor, ``runs show``, JSON output) reads it here."""
+    stored = run["payload"]
+    if stored != DERIVED_PAYLOAD:
+        return str(stored)
+    return _dumps(time_payload(run["trigger_type"], run["workflow_id"],
+                               int(run["workflow_version"]), run["fire_key"],
+                               run["created_at"], json.loads(run["metadata"])))
 
 
 def manual_run(workflow_id: str, version: int, definition: Definition, *,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from clockwf import steps
+from clockwf.launcher import run_payload
 from clockwf.models import Definition, Step
 from clockwf.steps import KILL_GRACE, OUTPUT_LIMIT, StepControl, StepOutcome, build_opener
 from clockwf.store.base import Row
@@ -31,7 +32,7 @@ class ClaimedRun:
 
     @property
     def payload(self) -> str:
-        return str(self.row["payload"] or "{}")
+        return run_payload(self.row)
 
     def scheduled_for(self) -> str:
         """The occurrence's local time with offset (time triggers), else ''."""

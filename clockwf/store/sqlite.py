@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -92,13 +93,29 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
     return dict(zip([column[0] for column in cursor.description], row, strict=True))
 
 
-def _bind_row(common: dict[str, Any], columns: Sequence[str],
-              values: Sequence[Any]) -> dict[str, Any]:
-    """The parameters of one row of a batch: the row's columns plus the common ones."""
-    bound = dict(zip(columns, [utc_text(v) if isinstance(v, datetime) else v for v in values],
-                     strict=True))
-    bound.update(common)
-    return bound
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@lru_cache(maxsize=64)
+def _numbered(sql: str, names: tuple[str, ...]) -> str:
+    """``sql`` with each ``:name`` replaced by ``?N``, N its place in ``names`` (1-based), so
+    that a batch binds each row as a tuple rather than a dict built per row (outside quoted
+    literals and comment lines only; sqlite3 checks that each row has as many values)."""
+    def number(match: re.Match[str]) -> str:
+        try:
+            return f"?{names.index(match.group(1)) + 1}"
+        except ValueError:
+            raise StoreError(f"no value for the parameter :{match.group(1)}") from None
+
+    code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    pieces = code.split("'")
+    pieces[::2] = [_NAMED_PARAMETER.sub(number, piece) for piece in pieces[::2]]
+    return "'".join(pieces)
+
+
+def _bind_row(common: tuple[Any, ...], values: Sequence[Any]) -> tuple[Any, ...]:
+    """The parameters of one row of a batch: the row's columns, then the common ones."""
+    return (*[utc_text(v) if isinstance(v, datetime) else v for v in values], *common)
 
 
 def split_script(script: str) -> list[str]:
@@ -150,13 +167,19 @@ class SqliteConnector(Connector):
     def batch(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
               params: Mapping[str, Any]) -> list[Row]:
         """executemany() of the one-row statement ``name``; returns no rows (see Connector)."""
+        self.batch_count(name, columns, rows, params)
+        return []
+
+    def batch_count(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                    params: Mapping[str, Any]) -> int:
+        """As :meth:`batch`; returns the number of rows the statements changed."""
         common = _bind(params)
+        sql = _numbered(self.queries[name], (*columns, *common))
+        values = tuple(common.values())
         try:
-            self.conn.executemany(self.queries[name],
-                                  (_bind_row(common, columns, row) for row in rows))
+            return self.conn.executemany(sql, (_bind_row(values, row) for row in rows)).rowcount
         except sqlite3.Error as exc:
             raise self.store.map_error(exc) from exc
-        return []
 
     def script(self, sql: str) -> None:
         try:
@@ -180,10 +203,19 @@ class SqliteTx(Tx):
         # this transaction holds the database's write lock (BEGIN IMMEDIATE) and run_id is
         # AUTOINCREMENT, so they are exactly the runs above the high-water mark read before.
         # In fire-key order, as the contract asks (run ids follow it).
+        # When every key was free (the usual case: the rows changed are as many as the runs),
+        # the new ids are the next ones after the mark, given in statement order (AUTOINCREMENT
+        # gives max(mark, largest id) + 1, and no other writer runs), so nothing is read back.
         runs = sorted(runs, key=by_fire_key)
         high = self.db.one("runs_high_water", self._p())
         assert high is not None
-        self.db.batch("insert_runs", RUN_COLUMNS, [run_values(r) for r in runs], self._p())
+        db = self.db
+        assert isinstance(db, SqliteConnector)
+        inserted = db.batch_count("insert_runs", RUN_COLUMNS, [run_values(r) for r in runs],
+                                  self._p())
+        first = int(high["run_id"]) + 1
+        if inserted == len(runs):
+            return {run.fire_key: first + i for i, run in enumerate(runs)}
         created = self.db.all("runs_created_after", self._p(run_id=high["run_id"]))
         return {row["fire_key"]: row["run_id"] for row in created}
 

@@ -33,6 +33,7 @@ from executor_support import (
 
 from clockwf import runs
 from clockwf.executor import Executor, backoff_delay
+from clockwf.launcher import run_payload
 from clockwf.scheduler import tick
 from clockwf.store import Store
 
@@ -144,7 +145,7 @@ def test_scheduled_for_of_a_time_triggered_run(store: Store,
     [launched] = [e for e in report.launched if e["workflow_id"] == wid]
     run_id = launched["run_id"]
     assert executors().execute(run_id) == "succeeded"
-    payload = json.loads(run_row(store, run_id)["payload"])
+    payload = json.loads(run_payload(run_row(store, run_id)))
     assert attempts(store, run_id)[0]["output"] == payload["scheduled_for"]
     assert payload["scheduled_for"].endswith(("-05:00", "-04:00"))
 

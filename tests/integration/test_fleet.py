@@ -108,6 +108,14 @@ def test_three_processes_with_workers_run_each_occurrence_once(race: Race,
                               "--workers", "4", "--grace", "10s", "--log-level", "warning")
                for _ in range(3)]   # (little output: nobody reads the pipes until the end)
     try:
+        # A worker records its first heartbeat after it has installed its signal handlers:
+        # wait for all three, so that the SIGTERM below asks for a drain and never kills a
+        # process still starting (which would end it with -15, not 0).
+        def registered() -> bool:
+            with open_store(store_url, ns) as store, store.read() as tx:
+                return len([d for d in tx.list_daemons() if d["role"] == "worker"]) == 3
+
+        assert poll_until(registered, timeout=120), "the workers did not start"
         per_process = tick_race(race, store_url, ns, minutes=2, processes=3, batch=10)
 
         def all_ended() -> bool:

@@ -18,7 +18,7 @@ from executor_support import attempts, make_executor, publish_def, start
 from clockwf import runs
 from clockwf.errors import PayloadTooLarge
 from clockwf.executor import Executor
-from clockwf.launcher import PAYLOAD_LIMIT, launch, manual_run
+from clockwf.launcher import PAYLOAD_LIMIT, launch, manual_run, run_payload
 from clockwf.lifecycle import current_definition
 from clockwf.steps import PAYLOAD_ENV_LIMIT
 from clockwf.store import Store
@@ -148,7 +148,7 @@ def test_run_and_emit_take_a_file_or_stdin_and_refuse_over_the_limit(
                   "--format", "json", stdin=json.dumps(ok).encode())
     assert emitted.returncode == 0, emitted.stderr
     with store.read() as tx:
-        stored = [json.loads(r["payload"]) for r in tx.list_runs(limit=5)]
+        stored = [json.loads(run_payload(r)) for r in tx.list_runs(limit=5)]
     assert stored == [ok, ok]
 
     for args, stdin, source in (

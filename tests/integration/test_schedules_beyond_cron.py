@@ -10,6 +10,7 @@ from datetime import timedelta
 from scheduling_support import definition, drive, fire_keys, publish_text, runs_of, skips, utc
 
 from clockwf import runs
+from clockwf.launcher import run_payload
 from clockwf.scheduler import tick
 from clockwf.store import Store
 
@@ -38,7 +39,7 @@ def test_max_runs_completes_after_that_many_launches(store: Store) -> None:
     assert row["status"] == "completed" and row["launched"] == 3
     assert row["status_reason"] == "completed: max_runs 3 reached"
     assert row["next_fire_at"] is None
-    payload = json.loads(runs_of(store, "capped")[0]["payload"])
+    payload = json.loads(run_payload(runs_of(store, "capped")[0]))
     assert payload["every"] == "1h" and "rrule" not in payload and "moved_from" not in payload
 
 
@@ -67,7 +68,7 @@ def test_end_at_completes_with_its_reason(store: Store) -> None:
     row = schedule_row(store, "bounded")
     assert row["status"] == "completed"
     assert row["status_reason"] == "completed: end_at 2027-03-03T12:00:00+01:00 reached"
-    payload = json.loads(runs_of(store, "bounded")[0]["payload"])
+    payload = json.loads(run_payload(runs_of(store, "bounded")[0]))
     assert payload["rrule"] == "FREQ=DAILY;BYHOUR=9;BYMINUTE=0"
 
 
@@ -88,7 +89,7 @@ def test_moved_occurrence_runs_under_its_nominal_key(store: Store) -> None:
     report = tick(store, utc("2027-05-03T07:00:10Z"))
     assert [e["fire_key"] for e in report.launched] == ["recurring:monthly:2027-05-01T07:00:00Z"]
     run = runs_of(store, "monthly")[0]
-    payload = json.loads(run["payload"])
+    payload = json.loads(run_payload(run))
     assert payload["moved_from"] == "2027-05-01T09:00:00+02:00"
     assert payload["scheduled_for"] == "2027-05-03T09:00:00+02:00"
     assert payload["scheduled_for_utc"] == "2027-05-03T07:00:00Z"

@@ -21,6 +21,7 @@ from scheduling_support import (
 
 from clockwf import lifecycle, monitor, runs
 from clockwf.errors import DefinitionInvalid, InvalidInput, NotFound
+from clockwf.launcher import run_payload
 from clockwf.scheduler import tick
 from clockwf.store import Store
 from clockwf.validate import validate_source
@@ -43,7 +44,7 @@ def test_one_time_fires_once_and_completes(store: Store) -> None:
     assert sched is not None and sched["status"] == "completed"
     assert sched["next_fire_at"] is None
     assert sched["last_fire_key"] == "schedule:once:2027-01-15T14:00:00Z"
-    payload = json.loads(runs_of(store)[0]["payload"])
+    payload = json.loads(run_payload(runs_of(store)[0]))
     assert payload["trigger_type"] == "schedule"
     assert payload["run_at"] == "2027-01-15T09:00:00-05:00"
     assert payload["cron"] is None and payload["catchup"] is False
@@ -67,7 +68,7 @@ def test_one_time_late_inside_window_catches_up(store: Store) -> None:
                  "2027-01-01T00:00:00Z")
     report = tick(store, utc("2027-01-15T15:00:00Z"))
     assert report.completed == ["once"]
-    assert json.loads(runs_of(store)[0]["payload"])["catchup"] is True
+    assert json.loads(run_payload(runs_of(store)[0]))["catchup"] is True
 
 
 GAP_START = "2027-01-10T00:00:00Z"      # published; fires 07:30Z daily (02:30 EST)
@@ -93,13 +94,13 @@ def test_catchup_after_a_three_day_gap(store: Store, policy: str, window: str,
         got[row["reason"]] = got.get(row["reason"], 0) + row["occurrences"]
     assert got == reasons
     for run in runs_of(store):
-        assert json.loads(run["payload"])["catchup"] is True
+        assert json.loads(run_payload(run))["catchup"] is True
     # Nothing twice: the same instant again, and the next regular fire is on time.
     assert tick(store, utc(GAP_BACK)).launched == []
     assert len(report.launched) == len(launched)
     nxt = tick(store, utc("2027-01-14T07:30:10Z"))
     assert [e["fire_key"] for e in nxt.launched] == ["recurring:job:2027-01-14T07:30:00Z"]
-    assert json.loads(runs_of(store)[-1]["payload"])["catchup"] is False
+    assert json.loads(run_payload(runs_of(store)[-1]))["catchup"] is False
 
 
 def test_max_catchup_bounds_one_tick_and_the_rest_follows(store: Store) -> None:
@@ -149,7 +150,7 @@ def test_backfill_launches_only_missing_occurrences(store: Store) -> None:
     assert again.launched == [] and len(again.existing) == 3
     backfilled = [r for r in runs_of(store) if json.loads(r["metadata"])["backfill"]]
     assert len(backfilled) == 2
-    assert all(json.loads(r["payload"])["backfill"] for r in backfilled)
+    assert all(json.loads(run_payload(r))["backfill"] for r in backfilled)
     # The tick never relaunches what a backfill launched.
     assert tick(store, utc("2027-01-13T00:00:00Z")).launched == []
 
@@ -197,7 +198,7 @@ def test_event_trigger_paused_starts_nothing(store: Store) -> None:
     (dup,) = runs.emit(store, "invoice.created", utc(GAP_START), event_id="e1")
     assert dup.run_id is None and dup.existing_run_id == started.run_id
     run = runs_of(store)[0]
-    assert json.loads(run["payload"]) == {"invoice": 7}
+    assert json.loads(run_payload(run)) == {"invoice": 7}
     assert json.loads(run["metadata"])["event"] == "invoice.created"
 
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from scheduling_support import definition, drive, fire_keys, keys, publish_text, skips, utc
 
+from clockwf.launcher import run_payload
 from clockwf.store import Store
 
 NY = "America/New_York"
@@ -109,7 +110,7 @@ def test_gap_shifted_run_carries_its_dst_provenance(store: Store) -> None:
     with store.read() as tx:
         (run,) = tx.list_runs()
     meta = json.loads(run["metadata"])
-    payload = json.loads(run["payload"])
+    payload = json.loads(run_payload(run))
     assert meta["dst"] == "gap_shifted"
     assert "02:30 does not exist" in meta["dst_note"]
     assert payload["scheduled_for"] == "2027-03-14T03:00:00-04:00"
