@@ -26,7 +26,8 @@ from clockwf.errors import PayloadTooLarge
 from clockwf.firekeys import event_key, manual_key
 from clockwf.models import PAYLOAD_SCHEMA, Definition
 from clockwf.schedule import Occurrence, ScheduleSpec
-from clockwf.store.base import NewRun, Row, Tx
+from clockwf.store.base import NewRun, Row
+from clockwf.store.manager import Tx
 from clockwf.timeutil import format_duration, iso, iso_utc
 
 log = logging.getLogger("clockwf.launcher")

@@ -25,7 +25,8 @@ from clockwf.schedule import (
     occurrence_at,
     occurrences_between,
 )
-from clockwf.store.base import NewSkip, Row, Store, Tx
+from clockwf.store.base import NewSkip, Row, Store
+from clockwf.store.manager import Tx
 from clockwf.validate import FileReport
 
 log = logging.getLogger("clockwf.lifecycle")

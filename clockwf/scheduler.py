@@ -27,7 +27,8 @@ from clockwf.schedule import (
     occurrence_at,
     plan,
 )
-from clockwf.store.base import NewRun, NewSkip, Row, ScheduleAdvance, Store, Tx
+from clockwf.store.base import NewRun, NewSkip, Row, ScheduleAdvance, Store
+from clockwf.store.manager import Tx
 from clockwf.timeutil import format_duration, iso, iso_utc
 
 log = logging.getLogger("clockwf.scheduler")

@@ -19,7 +19,8 @@ from clockwf.lifecycle import load_definition
 from clockwf.models import Definition
 from clockwf.notify.outbox import record_run_outcome
 from clockwf.steps import INTERRUPTED, SUCCEEDED, StepOutcome
-from clockwf.store.base import Row, Store, Tx
+from clockwf.store.base import Row, Store
+from clockwf.store.manager import Tx
 
 log = logging.getLogger("clockwf.executor")
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """Which notifications a state change causes, written in the transaction of that change.
 
-Every function here takes the open :class:`~clockwf.store.base.Tx` of the change it reports
+Every function here takes the open :class:`~clockwf.store.manager.Tx` of the change it reports
 (a run's final status, a tick's batch, a publish, a resume) and adds to it: the workflow's
 health (streak, last success, the dead-man clock), and for each notification due, one
 ``notifications`` row and one ``notification_deliveries`` row per target. A crash therefore
@@ -23,13 +23,14 @@ import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from clockwf.errors import NotFound
 from clockwf.models import Definition, Notify, NotifyTarget
 from clockwf.notify.body import NOTIFICATION_SCHEMA, OUTPUT_TAIL_LIMIT
-from clockwf.store.base import Row, Store, Tx
+from clockwf.store.base import Row, Store
+from clockwf.store.manager import Tx
 from clockwf.timeutil import format_duration, iso_utc
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ ID_NAMESPACE = uuid.UUID("6c1f0c0e-5a8e-4c59-9a57-4f0d3c1f7a21")
 def _db(tx: Tx) -> Connector:
     """The transaction's connector: this module's queries are the ``alerts_*`` blocks of the
     backend's queries.sql."""
-    return cast("Connector", tx.db)  # type: ignore[attr-defined]
+    return tx.db
 
 
 def q_all(tx: Tx, name: str, **params: Any) -> list[Row]:

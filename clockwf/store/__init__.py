@@ -14,7 +14,8 @@ import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from clockwf.errors import InvalidInput, StoreError
-from clockwf.store.base import MigrationStatus, NewRun, NewSkip, Row, ScheduleAdvance, Store, Tx
+from clockwf.store.base import MigrationStatus, NewRun, NewSkip, Row, ScheduleAdvance, Store
+from clockwf.store.manager import Tx
 
 __all__ = ["MigrationStatus", "NewRun", "NewSkip", "Row", "ScheduleAdvance", "Store", "Tx",
            "open_store", "redact_url", "validate_namespace"]

@@ -46,20 +46,71 @@ def _sql_dir(backend: str) -> Traversable:
     return resources.files("clockwf.store").joinpath("sql", backend)
 
 
-@cache
-def load_queries(backend: str) -> Mapping[str, str]:
-    """The named blocks of ``sql/<backend>/queries.sql``: ``-- name: x`` starts block ``x``."""
-    text = _sql_dir(backend).joinpath("queries.sql").read_text("utf-8")
+# Where pyformat_params finds no parameter: a string, a quoted name, a comment, a ``::`` cast.
+# Else a ``:name`` parameter, or a literal ``%`` (psycopg reads ``%`` as a placeholder).
+_SQL_TOKEN = re.compile(r"""
+    (?P<keep> '(?:[^']|'')*'          # a string ('' inside is a quote)
+            | "(?:[^"]|"")*"          # a quoted name
+            | --[^\n]*               # a comment to the end of the line
+            | /\*.*?\*/             # a block comment
+            | ::                      # a cast, never a parameter
+            )
+  | (?<![\w:]):(?P<param>[A-Za-z_]\w*)
+  | (?P<percent>%)
+""", re.VERBOSE | re.DOTALL)
+
+
+def pyformat_params(sql: str) -> str:
+    """SQL written with SQLite's ``:name`` parameters, in psycopg's ``%(name)s`` style.
+
+    A ``:name`` inside a string, a quoted name or a comment stays as it is, and so does a
+    ``::type`` cast; every literal ``%`` is doubled, comments and strings included: psycopg
+    reads the whole text for placeholders."""
+    def one(m: re.Match[str]) -> str:
+        if m.group("param") is not None:
+            return f"%({m.group('param')})s"
+        if m.group("percent") is not None:
+            return "%%"
+        return m.group("keep").replace("%", "%%")
+    return _SQL_TOKEN.sub(one, sql)
+
+
+def parse_queries(text: str, where: str) -> dict[str, str]:
+    """The named blocks of a queries file: ``-- name: x`` starts block ``x``."""
     parts = _NAME_LINE.split(text)
     queries: dict[str, str] = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         if name in queries:
-            raise StoreError(f"{backend}/queries.sql names {name!r} twice")
+            raise StoreError(f"{where} names {name!r} twice")
         lines = body.strip().splitlines()
         while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("--")):
             lines.pop()  # comments that introduce the next block
         queries[name] = "\n".join(lines).rstrip(";")
     return queries
+
+
+def merge_queries(backend: str, common_text: str, own_text: str) -> dict[str, str]:
+    """The queries of ``backend``: the shared ones (``:name`` style, turned into ``%(name)s``
+    for PostgreSQL) and its own. A name defined in both texts is refused: each query has one
+    text, and there is never a doubt which one runs."""
+    common = parse_queries(common_text, "common/queries.sql")
+    own = parse_queries(own_text, f"{backend}/queries.sql")
+    twice = sorted(set(common) & set(own))
+    if twice:
+        raise StoreError(f"{backend}/queries.sql defines {', '.join(twice)}, which "
+                         "common/queries.sql defines already: keep one of the two")
+    if backend == "postgresql":
+        common = {name: pyformat_params(text) for name, text in common.items()}
+    return {**common, **own}
+
+
+@cache
+def load_queries(backend: str) -> Mapping[str, str]:
+    """Every named query of ``backend``: ``sql/common/queries.sql`` and
+    ``sql/<backend>/queries.sql`` (:func:`merge_queries`)."""
+    common = resources.files("clockwf.store").joinpath("sql", "common", "queries.sql")
+    own = _sql_dir(backend).joinpath("queries.sql")
+    return merge_queries(backend, common.read_text("utf-8"), own.read_text("utf-8"))
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 
 from clockwf.errors import InvalidInput, StoreError, StoreUnavailable
-from clockwf.store.base import MigrationStatus, PoolStats, Row, Store, Tx
+from clockwf.store.base import MigrationStatus, PoolStats, Row, Store
 from clockwf.store.common import Connector, Migrator, env_number, load_queries
-from clockwf.store.manager import SqlTx
+from clockwf.store.manager import Tx
 from clockwf.store.pgpool import BoundedPool
 
 POOL_SIZE_ENV = "CLOCKWF_PG_POOL_SIZE"
@@ -170,17 +170,17 @@ class PostgresStore(Store):
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         with self._begin() as db:
-            yield SqlTx(db, self.ns)
+            yield Tx(db, self.ns)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
         with self._begin() as db:
-            yield SqlTx(db, self.ns)
+            yield Tx(db, self.ns)
 
     def earliest_due(self) -> datetime | None:
         try:
             with self.pool.connection() as conn:   # autocommit: one statement, one round trip
-                return SqlTx(PgConnector(conn, self._queries, self), self.ns).earliest_due()
+                return Tx(PgConnector(conn, self._queries, self), self.ns).earliest_due()
         except psycopg.Error as exc:
             raise self.map_error(exc) from exc
 

@@ -24,9 +24,9 @@ from functools import lru_cache, partial
 from typing import Any
 
 from clockwf.errors import StoreError, StoreUnavailable
-from clockwf.store.base import MigrationStatus, NewRun, Row, Store, Tx
+from clockwf.store.base import MigrationStatus, NewRun, Row, Store
 from clockwf.store.common import Connector, Migrator, env_number, load_queries
-from clockwf.store.manager import RUN_COLUMNS, SqlTx, by_fire_key, run_values
+from clockwf.store.manager import RUN_COLUMNS, Tx, by_fire_key, run_values
 
 BUSY_TIMEOUT_ENV = "CLOCKWF_BUSY_TIMEOUT_MS"
 DEFAULT_BUSY_TIMEOUT_MS = 5000
@@ -189,7 +189,7 @@ class SqliteConnector(Connector):
             raise self.store.map_error(exc) from exc
 
 
-class SqliteTx(SqlTx):
+class SqliteTx(Tx):
     """The SQLite transaction: the shared operations, and its own way of creating runs."""
 
     def get_schedule(self, workflow_id: str, *, for_update: bool = False) -> Row | None:

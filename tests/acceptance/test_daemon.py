@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, Clockwf
+
+from tests.integration.executor_support import wait_for
+from tests.integration.process_support import NotifyListener
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -26,46 +26,10 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def _runs(clockwf: Clockwf, db: Path) -> list[dict]:  # type: ignore[type-arg]
     result = clockwf("runs", "--db", str(db), "--format", "json")
     assert result.code == 0, result.err
     return list(result.json()["runs"])
-
-
-class NotifyListener:
-    """A systemd stand-in: a datagram socket read by a thread, like systemd reads it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
-        self.messages: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.messages.extend(self.sock.recv(4096).decode().splitlines())
-            except TimeoutError:
-                continue
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
 
 
 @pytest.fixture
@@ -89,12 +53,11 @@ def test_daemon_launches_on_time_wakes_on_publish_notifies_and_stops(
         env=_env(tmp_path, NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="2000000"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
-        got = notify.messages
-        _wait(lambda: "READY=1" in got, 30, "READY=1")
-        assert any(m.startswith("STATUS=") for m in got)
+        wait_for("READY=1", lambda: "READY=1" in notify.seen(), timeout=30)
+        assert any(m.startswith("STATUS=") for m in notify.seen())
 
         # The once-a-minute job: launched at its minute, not a max-sleep later.
-        run = _wait(lambda: _runs(clockwf, db), 75, "the first minutely run")[0]
+        run = wait_for("the first minutely run", lambda: _runs(clockwf, db), timeout=75)[0]
         created = datetime.fromisoformat(run["created_at"].replace("Z", "+00:00"))
         scheduled = datetime.fromisoformat(run["scheduled_for"])
         assert scheduled.second == 0 and scheduled.microsecond == 0
@@ -109,16 +72,16 @@ def test_daemon_launches_on_time_wakes_on_publish_notifies_and_stops(
         once.write_text(f"id: once\ntrigger: {{type: schedule, run_at: '{at.isoformat()}'}}\n"
                         "steps:\n  - run: 'true'\n")
         assert clockwf("publish", "--db", str(db), str(once)).code == 0
-        first_once = _wait(lambda: [r for r in _runs(clockwf, db)
-                                    if r["workflow_id"] == "once"], 20, "the one-time run")[0]
+        first_once = wait_for("the one-time run", lambda: [
+            r for r in _runs(clockwf, db) if r["workflow_id"] == "once"], timeout=20)[0]
         lag = (datetime.fromisoformat(first_once["created_at"].replace("Z", "+00:00")) - at)
         assert timedelta(0) <= lag < timedelta(seconds=3), lag
 
-        assert "WATCHDOG=1" in got
+        assert "WATCHDOG=1" in notify.seen()
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
-        _wait(lambda: "STOPPING=1" in got, 5, "STOPPING=1")
+        wait_for("STOPPING=1", lambda: "STOPPING=1" in notify.seen(), timeout=5)
         stderr = proc.stderr.read() if proc.stderr else ""
         actions = [json.loads(line).get("action") for line in stderr.splitlines()
                    if line.startswith("{")]

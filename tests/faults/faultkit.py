@@ -42,6 +42,7 @@ from typing import Any
 
 from clockwf.schedule import Occurrence, ScheduleSpec, first_after, following
 from clockwf.validate import validate_source
+from tests.integration.executor_support import wait_for as poll
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL = os.environ.get("CLOCKWF_FAULTS_FULL") == "1"
@@ -69,15 +70,9 @@ def child_env(**extra: str) -> dict[str, str]:
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
              interval: float = 0.1) -> Any:
-    """Poll ``predicate`` until it returns something true; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+    """Poll ``predicate`` until it returns something true; fail after ``timeout`` s (the
+    integration tests' poll, with the arguments in the order these tests give them)."""
+    return poll(what, predicate, timeout, interval)
 
 
 # -- running clockwf and killing it --------------------------------------------------------------

@@ -35,6 +35,8 @@ from faultkit import (
     wait_for,
 )
 
+from tests.integration.process_support import SQLITE_LOCK_HOLDER
+
 pytestmark = pytest.mark.slow
 
 
@@ -208,22 +210,11 @@ def test_postgresql_restarted_under_a_running_daemon(pg_server: PgServer, tmp_pa
 # -- SQLite locked by another process ---------------------------------------------------------
 
 
-LOCK_HOLDER = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-sys.stdin.readline()   # hold the write lock until told
-conn.execute("ROLLBACK")
-print("released", flush=True)
-"""
-
-
 class LockHolder:
     """Another process holding the SQLite write lock (BEGIN IMMEDIATE) until released."""
 
     def __init__(self, path: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(path)],
+        self.proc = subprocess.Popen([sys.executable, "-c", SQLITE_LOCK_HOLDER, str(path)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         assert self.proc.stdout.readline().strip() == "locked"

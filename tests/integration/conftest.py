@@ -16,81 +16,21 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from clockwf.store import Store, open_store
+from tests.integration.pg_support import (  # noqa: F401 (fixtures)
+    BACKENDS,
+    PG_ADMIN_URL,
+    empty_store_url,
+    new_pg_database,
+    pg_admin,
+    pg_module_url,
+    pg_url,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_ADMIN_URL = os.environ.get("CLOCKWF_TEST_PG_URL",
-                              "postgresql://postgres@127.0.0.1:5432/postgres")
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-_pg_problem: list[str] = []  # the reason PostgreSQL cannot be used, once known
-
-
-def _pg_unavailable(reason: str) -> None:
-    if os.environ.get("CLOCKWF_REQUIRE_PG") == "1":
-        pytest.fail(f"PostgreSQL is required (CLOCKWF_REQUIRE_PG=1) but {reason}")
-    pytest.skip(f"PostgreSQL not available: {reason}")
-
-
-def pg_admin() -> Any:
-    """An autocommit connection to the admin database (skips or fails without a server)."""
-    if _pg_problem:
-        _pg_unavailable(_pg_problem[0])
-    try:
-        import psycopg
-    except ImportError:
-        _pg_problem.append("psycopg is not installed (the postgres extra)")
-        _pg_unavailable(_pg_problem[0])
-    try:
-        return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        _pg_problem.append(f"cannot connect to {PG_ADMIN_URL}: {exc}")
-        _pg_unavailable(_pg_problem[0])
-
-
-def pg_url(dbname: str) -> str:
-    return urlsplit(PG_ADMIN_URL)._replace(path="/" + dbname).geturl()
-
-
-@pytest.fixture
-def new_pg_database() -> Iterator[Callable[[], str]]:
-    """A factory of fresh, empty PostgreSQL databases (their URLs), dropped after the test."""
-    from psycopg import sql
-
-    admin = pg_admin()
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"clockwf_test_{uuid.uuid4().hex[:12]}"
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        made.append(name)
-        return pg_url(name)
-
-    yield make
-    for name in made:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-    admin.close()
-
-
-@pytest.fixture(scope="module")
-def pg_module_url() -> Iterator[str]:
-    """One fresh PostgreSQL database for the whole test module."""
-    from psycopg import sql
-
-    admin = pg_admin()
-    name = f"clockwf_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield pg_url(name)
-    finally:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-        admin.close()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -109,9 +49,7 @@ def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> s
 @pytest.fixture
 def fresh_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """The URL of an empty database of its own (migration tests)."""
-    if backend == "sqlite":
-        return str(tmp_path / "fresh.db")
-    return str(request.getfixturevalue("new_pg_database")())
+    return empty_store_url(backend, tmp_path, request, "fresh.db")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ from a route table (a redirect, or 200 echoing what it received)."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from typing import Any
 class Seen:
     method: str
     path: str
-    headers: dict[str, str]         # lower-case names
+    headers: dict[str, str]         # recording_server: lower-case names
     body: bytes
 
 
@@ -63,13 +64,24 @@ def recording_server() -> Iterator[Recorder]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with serving(Handler) as url:
+        state.url = url
+        yield state
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler], *,
+            tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """``handler`` behind a threaded HTTP server on 127.0.0.1 and a free port (HTTPS with
+    ``tls``), shut down when the block ends; its URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     try:
-        yield state
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -15,6 +15,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# ``python -c SQLITE_LOCK_HOLDER FILE``: holds the SQLite file's write lock (BEGIN IMMEDIATE),
+# says "locked", and lets it go at a line on its stdin, saying "released".
+SQLITE_LOCK_HOLDER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()   # hold the write lock until told
+conn.execute("ROLLBACK")
+print("released", flush=True)
+"""
+
 
 class NotifyListener:
     """A systemd stand-in: a unix datagram socket read by a thread, as systemd reads it."""

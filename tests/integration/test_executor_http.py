@@ -11,27 +11,19 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 from executor_support import attempts, make_executor, publish_def, run_row, start
-from http_support import recording_server
+from http_support import Seen, recording_server, serving
 
 from clockwf.executor import Executor
 from clockwf.steps import send_http
 from clockwf.store import Store
 
 SECRET = "tok-9f8e7d6c5b4a"
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
 
 
 @dataclass
@@ -81,17 +73,12 @@ def server() -> Iterator[Server]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
-        yield state
-    finally:
-        state.release.set()
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(Handler) as url:
+        state.url = url
+        try:
+            yield state
+        finally:
+            state.release.set()
 
 
 @pytest.fixture
@@ -302,18 +289,10 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{httpd.server_address[1]}", cert
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(Handler, tls=context) as url:
+        yield url, cert
 
 
 def test_tls_certificates_are_verified(store: Store, tls_server: tuple[str, Path],

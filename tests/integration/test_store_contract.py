@@ -11,7 +11,8 @@ import pytest
 
 from clockwf.errors import StoreError
 from clockwf.store import Store
-from clockwf.store.base import NewRun, NewSkip, PoolStats, ScheduleAdvance, Tx
+from clockwf.store.base import NewRun, NewSkip, PoolStats, ScheduleAdvance
+from clockwf.store.manager import Tx
 
 T0 = datetime(2027, 3, 14, 7, 0, tzinfo=UTC)
 

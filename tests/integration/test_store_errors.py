@@ -10,18 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from process_support import SQLITE_LOCK_HOLDER
 
 from clockwf.errors import InvalidInput, StoreError, StoreUnavailable
 from clockwf.store import open_store
-
-LOCK_HOLDER = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-print("ready", flush=True)
-sys.stdin.readline()   # hold the write lock until told
-conn.execute("ROLLBACK")
-"""
 
 
 def test_sqlite_locked_by_another_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -30,9 +22,9 @@ def test_sqlite_locked_by_another_process(tmp_path: Path, monkeypatch: pytest.Mo
     open_store(path).close()
     monkeypatch.setenv("CLOCKWF_BUSY_TIMEOUT_MS", "200")
     store = open_store(path)
-    holder = spawn(LOCK_HOLDER, path)
+    holder = spawn(SQLITE_LOCK_HOLDER, path)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         with pytest.raises(StoreUnavailable) as info, store.transaction():
             pass
         assert str(info.value) == (f"the store {os.path.abspath(path)} is locked by another "
@@ -51,6 +43,7 @@ READ_ONLY_OPENER = """
 import sys
 from clockwf.errors import ClockwfError
 from clockwf.store import open_store
+
 try:
     store = open_store(sys.argv[1])
     with store.transaction() as tx:

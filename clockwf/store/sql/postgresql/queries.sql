@@ -1,4 +1,6 @@
 -- clockwf named queries, PostgreSQL dialect. Loaded once by clockwf.store.common.load_queries.
+-- The queries that both dialects say alike are in ../common/queries.sql (the prune queries
+-- among them); this file holds what this dialect says its own way.
 -- Parameters are bound (psycopg named placeholders); ns is the namespace and is given to every
 -- query. A parameter that may be NULL carries a cast so the server knows its type.
 -- List parameters arrive as arrays: = ANY(...). Bulk queries get one array per column, named by
@@ -30,13 +32,6 @@ WHERE n.nspname = current_schema() AND c.relname = 'clockwf_migrations'
 -- name: existing_tables
 SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()
 
--- name: applied_migrations
-SELECT version, name, applied_at FROM clockwf_migrations ORDER BY version
-
--- name: record_migration
-INSERT INTO clockwf_migrations (version, name, applied_at)
-VALUES (%(version)s, %(name)s, %(applied_at)s)
-
 -- ---------------------------------------------------------------------------------------------
 -- definitions and versions
 
@@ -45,9 +40,6 @@ VALUES (%(version)s, %(name)s, %(applied_at)s)
 -- key space, apart from the migration lock).
 SELECT pg_advisory_xact_lock(hashtext('clockwf.workflow'),
                              hashtext(%(ns)s::text || '/' || %(workflow_id)s::text))
-
--- name: get_workflow
-SELECT * FROM workflows WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
 
 -- name: upsert_workflow
 INSERT INTO workflows (namespace, workflow_id, name, current_version, trigger_type, event_name,
@@ -62,59 +54,13 @@ ON CONFLICT (namespace, workflow_id) DO UPDATE SET
     published_from = excluded.published_from,
     updated_at = excluded.updated_at
 
--- name: set_workflow_paused
-UPDATE workflows
-SET paused = %(paused)s, pause_note = %(note)s, paused_at = %(paused_at)s, updated_at = %(now)s
-WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
-
--- name: delete_workflow
-DELETE FROM workflows WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
-
--- name: max_version
-SELECT max(version) AS max_version
-FROM workflow_versions WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
-
--- name: insert_version
-INSERT INTO workflow_versions (namespace, workflow_id, version, content_hash, definition, source,
-                               source_path, published_from, published_at)
-VALUES (%(ns)s, %(workflow_id)s, %(version)s, %(content_hash)s, %(definition)s, %(source)s,
-        %(source_path)s, %(published_from)s, %(published_at)s)
-
--- name: get_version
-SELECT * FROM workflow_versions
-WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s AND version = %(version)s
-
--- name: list_versions
-SELECT version, content_hash, source_path, published_from, published_at
-FROM workflow_versions
-WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
-ORDER BY version DESC
-
--- name: list_workflows
--- status is 'paused' / 'active' (workflow level) or a schedule status.
-SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
-       s.next_nominal_at, s.last_fire_key, s.last_fired_at,
-       s.status_reason AS schedule_reason, s.trigger_spec
-FROM workflows AS w
-LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
-WHERE w.namespace = %(ns)s
-  AND (%(trigger_types)s::text[] IS NULL OR w.trigger_type = ANY(%(trigger_types)s::text[]))
-  AND (%(status)s::text IS NULL
-       OR (%(status)s::text = 'paused' AND w.paused)
-       OR (%(status)s::text = 'active' AND NOT w.paused)
-       OR s.status = %(status)s::text)
-ORDER BY w.workflow_id
-
--- name: workflows_from
--- publish --prune: the workflows whose current version came from one source (its own block).
-SELECT workflow_id, paused FROM workflows
-WHERE namespace = %(ns)s AND published_from = %(published_from)s
-ORDER BY workflow_id
-
 -- ---------------------------------------------------------------------------------------------
--- clockwf serve: the workflows table a page at a time (search by id or name), API tokens
+-- the workflows table, whole (clockwf list) or a page at a time (clockwf serve: search by id or
+-- name); API tokens
 
 -- name: page_workflows
+-- Also list_workflows: every row (:limit NULL, :search NULL). :status is 'paused' / 'active'
+-- (workflow level) or a schedule status.
 SELECT w.*, s.status AS schedule_status, s.cron, s.timezone, s.run_at, s.next_fire_at,
        s.next_nominal_at, s.last_fire_key, s.last_fired_at,
        s.status_reason AS schedule_reason, s.trigger_spec
@@ -156,25 +102,6 @@ CROSS JOIN LATERAL (SELECT run_id, workflow_id, status FROM runs
                     ORDER BY run_id DESC LIMIT %(per)s) AS r
 ORDER BY r.workflow_id, r.run_id
 
--- name: insert_token
-INSERT INTO api_tokens (namespace, name, scope, token_hash, created_at)
-VALUES (%(ns)s, %(name)s, %(scope)s, %(token_hash)s, %(now)s)
-ON CONFLICT (namespace, name) DO NOTHING
-
--- name: list_tokens
-SELECT name, scope, created_at FROM api_tokens WHERE namespace = %(ns)s ORDER BY name
-
--- name: delete_token
-DELETE FROM api_tokens WHERE namespace = %(ns)s AND name = %(name)s
-
--- name: token_by_hash
--- Any namespace: a token names the namespace it opens.
-SELECT namespace, name, scope FROM api_tokens WHERE token_hash = %(token_hash)s
-
--- name: count_tokens
--- Any namespace: `serve` refuses a non-loopback address while the store holds no token.
-SELECT count(*) AS n FROM api_tokens
-
 -- name: workflows_for_event
 SELECT * FROM workflows
 WHERE namespace = %(ns)s AND event_name = %(event_name)s AND trigger_type = 'event'
@@ -184,61 +111,10 @@ ORDER BY workflow_id
 -- ---------------------------------------------------------------------------------------------
 -- schedule state
 
--- name: get_schedule
-SELECT * FROM schedules WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
-
 -- name: get_schedule_for_update
 -- For publish, pause and resume: waits for a tick that holds the row (claim_due), then reads
 -- what it committed, so they never write back an occurrence the tick has already handled.
 SELECT * FROM schedules WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s FOR UPDATE
-
--- name: upsert_schedule
--- Replaces every column but created_at and launched, which an existing row keeps.
-INSERT INTO schedules (namespace, workflow_id, version, trigger_type, cron, timezone, run_at,
-                       dst_gap, dst_fold, jitter_s, catchup, catchup_window_s, grace_s,
-                       max_catchup, overlap, status, status_reason, next_nominal_at,
-                       next_kind, next_fire_at, last_fire_key, last_fired_at, paused_at,
-                       created_at, updated_at, trigger_spec, launched)
-VALUES (%(ns)s, %(workflow_id)s, %(version)s, %(trigger_type)s, %(cron)s, %(timezone)s,
-        %(run_at)s, %(dst_gap)s, %(dst_fold)s, %(jitter_s)s, %(catchup)s, %(catchup_window_s)s,
-        %(grace_s)s, %(max_catchup)s, %(overlap)s, %(status)s, %(status_reason)s,
-        %(next_nominal_at)s, %(next_kind)s, %(next_fire_at)s, %(last_fire_key)s,
-        %(last_fired_at)s, %(paused_at)s, %(created_at)s, %(updated_at)s, %(trigger_spec)s,
-        %(launched)s)
-ON CONFLICT (namespace, workflow_id) DO UPDATE SET
-    version = excluded.version,
-    trigger_type = excluded.trigger_type,
-    cron = excluded.cron,
-    timezone = excluded.timezone,
-    run_at = excluded.run_at,
-    dst_gap = excluded.dst_gap,
-    dst_fold = excluded.dst_fold,
-    jitter_s = excluded.jitter_s,
-    catchup = excluded.catchup,
-    catchup_window_s = excluded.catchup_window_s,
-    grace_s = excluded.grace_s,
-    max_catchup = excluded.max_catchup,
-    overlap = excluded.overlap,
-    status = excluded.status,
-    status_reason = excluded.status_reason,
-    next_nominal_at = excluded.next_nominal_at,
-    next_kind = excluded.next_kind,
-    next_fire_at = excluded.next_fire_at,
-    last_fire_key = excluded.last_fire_key,
-    last_fired_at = excluded.last_fired_at,
-    paused_at = excluded.paused_at,
-    updated_at = excluded.updated_at,
-    trigger_spec = excluded.trigger_spec
-
--- name: delete_schedule
-DELETE FROM schedules WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
-
--- name: set_schedule_state
-UPDATE schedules
-SET status = %(status)s, status_reason = %(status_reason)s,
-    next_nominal_at = %(next_nominal_at)s, next_kind = %(next_kind)s,
-    next_fire_at = %(next_fire_at)s, paused_at = %(paused_at)s, updated_at = %(now)s
-WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
 
 -- name: bump_changes
 -- The notification is delivered when the transaction commits, and only then.
@@ -248,9 +124,6 @@ WITH bumped AS (
     RETURNING counter
 )
 SELECT pg_notify('clockwf_changes', %(ns)s) FROM bumped
-
--- name: change_counter
-SELECT counter FROM change_counters WHERE namespace = %(ns)s
 
 -- ---------------------------------------------------------------------------------------------
 -- scheduling
@@ -278,24 +151,6 @@ WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at <= %(now)s
 ORDER BY next_fire_at, workflow_id
 LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED
-
--- name: earliest_due
-SELECT next_fire_at FROM schedules
-WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at IS NOT NULL
-ORDER BY next_fire_at
-LIMIT 1
-
--- name: troubled_schedules
-SELECT * FROM schedules
-WHERE namespace = %(ns)s AND status = 'scheduled' AND status_reason IS NOT NULL
-ORDER BY workflow_id
-LIMIT %(limit)s
-
--- name: overdue_schedules
-SELECT * FROM schedules
-WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at <= %(now)s
-ORDER BY next_fire_at, workflow_id
-LIMIT %(limit)s
 
 -- name: insert_runs
 -- The fire key is claimed by this very statement: a key already taken returns nothing, and a
@@ -362,9 +217,6 @@ SET status = CASE status WHEN 'queued' THEN 'cancelled' ELSE status END,
 WHERE namespace = %(ns)s AND status IN ('queued', 'running')
   AND run_id = ANY(%(run_ids)s::bigint[])
 
--- name: get_run
-SELECT * FROM runs WHERE namespace = %(ns)s AND run_id = %(run_id)s
-
 -- name: runs_by_fire_keys
 SELECT * FROM runs
 WHERE namespace = %(ns)s AND fire_key = ANY(%(fire_keys)s::text[])
@@ -388,12 +240,6 @@ WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
 ORDER BY run_id DESC
 LIMIT %(limit)s
 
--- name: skips_between
-SELECT * FROM skipped_occurrences
-WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
-  AND scheduled_for <= %(end)s AND scheduled_until >= %(start)s
-ORDER BY scheduled_for, id
-
 -- name: heartbeat
 -- A null last_tick_at keeps the stored one. heartbeat_at is the server's clock. pool_*: the
 -- instance's connection pool (null without one).
@@ -416,16 +262,6 @@ ON CONFLICT (namespace, instance_id) DO UPDATE SET
     pool_size = excluded.pool_size,
     pool_waits = excluded.pool_waits,
     pool_wait_s = excluded.pool_wait_s
-
--- name: mark_daemon_stopped
-UPDATE daemons SET stopped_at = %(now)s, status = 'stopped'
-WHERE namespace = %(ns)s AND instance_id = %(instance_id)s
-
--- name: list_daemons
-SELECT * FROM daemons WHERE namespace = %(ns)s ORDER BY heartbeat_at DESC, instance_id
-
--- name: run_status_counts
-SELECT status, count(*) AS n FROM runs WHERE namespace = %(ns)s GROUP BY status
 
 -- ---------------------------------------------------------------------------------------------
 -- execution
@@ -484,16 +320,6 @@ SET status = %(status)s, error = coalesce(%(error)s::text, error), finished_at =
 WHERE namespace = %(ns)s AND run_id = %(run_id)s AND status = 'running'
   AND (%(owner)s::text IS NULL OR lease_owner = %(owner)s::text)
 
--- name: release_run
--- Back to the queue, as if never claimed: for a run whose executor stops before its first step
--- started (nothing of it ran, so another executor may run it whole).
-UPDATE runs
-SET status = 'queued', started_at = NULL, lease_owner = NULL, lease_expires_at = NULL
-WHERE namespace = %(ns)s AND run_id = %(run_id)s AND status = 'running'
-  AND lease_owner = %(owner)s
-  AND NOT EXISTS (SELECT 1 FROM run_steps AS s
-                  WHERE s.namespace = runs.namespace AND s.run_id = runs.run_id)
-
 -- ---------------------------------------------------------------------------------------------
 -- leases on the database's clock (the executor's leases and heartbeats compare nothing else)
 
@@ -513,49 +339,8 @@ RETURNING run_id
 UPDATE run_steps SET status = 'interrupted', finished_at = clock_timestamp()
 WHERE namespace = %(ns)s AND status = 'running' AND run_id = ANY(%(run_ids)s::bigint[])
 
--- name: insert_step_attempt
-INSERT INTO run_steps (run_id, step_index, attempt, namespace, step_id, kind, status, started_at)
-VALUES (%(run_id)s, %(step_index)s, %(attempt)s, %(ns)s, %(step_id)s, %(kind)s, 'running',
-        %(started_at)s)
-
--- name: finish_step_attempt
-UPDATE run_steps
-SET status = %(status)s, finished_at = %(finished_at)s, duration_ms = %(duration_ms)s,
-    exit_code = %(exit_code)s, http_status = %(http_status)s, output = %(output)s,
-    error = %(error)s
-WHERE namespace = %(ns)s AND run_id = %(run_id)s AND step_index = %(step_index)s
-  AND attempt = %(attempt)s
-
--- name: list_step_attempts
-SELECT * FROM run_steps WHERE namespace = %(ns)s AND run_id = %(run_id)s
-ORDER BY step_index, attempt
-
 -- ---------------------------------------------------------------------------------------------
 -- alerts (notify, expect, the notification outbox): clockwf.notify
-
--- name: alerts_get_health
-SELECT * FROM workflow_health WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
-
--- name: alerts_publish_health
-INSERT INTO workflow_health (namespace, workflow_id, notify, success_within_s, finish_within_s,
-                             pause_after_failures, first_published_at, overdue_at, updated_at)
-VALUES (%(ns)s, %(workflow_id)s, %(notify)s, %(success_within_s)s, %(finish_within_s)s, %(pause_after_failures)s,
-        %(now)s, %(overdue_at)s, %(now)s)
-ON CONFLICT (namespace, workflow_id) DO UPDATE SET
-    notify = excluded.notify,
-    success_within_s = excluded.success_within_s,
-    finish_within_s = excluded.finish_within_s,
-    pause_after_failures = excluded.pause_after_failures,
-    overdue_at = excluded.overdue_at,
-    updated_at = excluded.updated_at
-
--- name: alerts_update_health
-UPDATE workflow_health
-SET last_success_at = %(last_success_at)s, last_failure_at = %(last_failure_at)s,
-    consecutive_failures = %(consecutive_failures)s, failing = %(failing)s, overdue = %(overdue)s,
-    overdue_at = %(overdue_at)s, auto_paused_at = %(auto_paused_at)s,
-    auto_pause_reason = %(auto_pause_reason)s, updated_at = %(now)s
-WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s
 
 -- name: alerts_health_of
 SELECT * FROM workflow_health
@@ -594,32 +379,6 @@ WHERE r.namespace = %(ns)s AND r.status = 'running' AND h.finish_within_s IS NOT
   AND r.started_at + make_interval(secs => h.finish_within_s) <= %(now)s
 ORDER BY r.run_id
 
--- name: alerts_mark_slow
-UPDATE workflow_health SET slow_run_id = %(run_id)s
-WHERE namespace = %(ns)s AND workflow_id = %(workflow_id)s AND coalesce(slow_run_id, 0) < %(run_id)s
-
--- name: alerts_get_defaults
-SELECT * FROM notify_defaults WHERE namespace = %(ns)s
-
--- name: alerts_put_defaults
-INSERT INTO notify_defaults (namespace, notify, content_hash, source, source_path, published_at)
-VALUES (%(ns)s, %(notify)s, %(content_hash)s, %(source)s, %(source_path)s, %(now)s)
-ON CONFLICT (namespace) DO UPDATE SET
-    notify = excluded.notify, content_hash = excluded.content_hash, source = excluded.source,
-    source_path = excluded.source_path, published_at = excluded.published_at
-
--- name: alerts_insert_notification
-INSERT INTO notifications (namespace, id, event, workflow_id, run_id, body, created_at)
-VALUES (%(ns)s, %(id)s, %(event)s, %(workflow_id)s, %(run_id)s, %(body)s, %(now)s)
-ON CONFLICT (namespace, id) DO NOTHING
-RETURNING id
-
--- name: alerts_insert_delivery
-INSERT INTO notification_deliveries (namespace, notification_id, target_index, target,
-                                     target_label, status, next_attempt_at)
-VALUES (%(ns)s, %(notification_id)s, %(target_index)s, %(target)s, %(target_label)s, 'pending', %(now)s)
-ON CONFLICT (namespace, notification_id, target_index) DO NOTHING
-
 -- name: alerts_claim_deliveries
 -- Due pending deliveries, each held until %(lease_until)s (then due again: a daemon that died
 -- while sending leaves it to the next one).
@@ -637,43 +396,9 @@ RETURNING notification_id, target_index, target, target_label, attempts
 SELECT id, body FROM notifications
 WHERE namespace = %(ns)s AND id = ANY(%(ids)s::text[])
 
--- name: alerts_finish_delivery
-UPDATE notification_deliveries
-SET status = %(status)s, next_attempt_at = %(next_attempt_at)s, last_error = %(last_error)s,
-    finished_at = %(finished_at)s, lease_owner = NULL
-WHERE namespace = %(ns)s AND notification_id = %(notification_id)s AND target_index = %(target_index)s
-  AND status = 'pending' AND lease_owner = %(owner)s
-
 -- name: alerts_next_delivery
 SELECT next_attempt_at FROM notification_deliveries
 WHERE namespace = %(ns)s AND status = 'pending' ORDER BY next_attempt_at LIMIT 1
-
--- name: alerts_delivery_counts
-SELECT
-    (SELECT count(*) FROM notification_deliveries
-     WHERE namespace = %(ns)s AND status = 'pending') AS pending,
-    (SELECT count(*) FROM notification_deliveries AS d
-     WHERE d.namespace = %(ns)s AND d.status = 'failed'
-       AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS o
-                       WHERE o.namespace = d.namespace AND o.target_label = d.target_label
-                         AND o.status = 'delivered' AND o.finished_at > d.finished_at)) AS failed
-
--- name: alerts_failing_targets
--- Targets whose latest finished delivery failed (a later success clears them).
-SELECT d.target_label, d.last_error, d.finished_at, d.notification_id, d.attempts
-FROM notification_deliveries AS d
-WHERE d.namespace = %(ns)s AND d.status = 'failed'
-  AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS o
-                  WHERE o.namespace = d.namespace AND o.target_label = d.target_label
-                    AND o.status IN ('delivered', 'failed') AND o.finished_at > d.finished_at)
-ORDER BY d.finished_at DESC
-
--- name: alerts_auto_paused
-SELECT h.workflow_id, h.auto_pause_reason, h.auto_paused_at
-FROM workflow_health AS h
-JOIN workflows AS w ON w.namespace = h.namespace AND w.workflow_id = h.workflow_id
-WHERE h.namespace = %(ns)s AND h.auto_paused_at IS NOT NULL AND w.paused
-ORDER BY h.workflow_id
 
 -- name: alerts_list_notifications
 SELECT n.id, n.event, n.workflow_id, n.run_id, n.created_at,
@@ -689,84 +414,3 @@ FROM notifications AS n
 WHERE n.namespace = %(ns)s AND (%(workflow_id)s::text IS NULL OR n.workflow_id = %(workflow_id)s::text)
 ORDER BY n.created_at DESC, n.id
 LIMIT %(limit)s
-
--- name: alerts_get_notification
-SELECT * FROM notifications WHERE namespace = %(ns)s AND id = %(id)s
-
--- name: alerts_deliveries_of
-SELECT * FROM notification_deliveries
-WHERE namespace = %(ns)s AND notification_id = %(id)s ORDER BY target_index
-
--- name: alerts_metrics_workflows
-SELECT w.workflow_id, w.paused, h.last_success_at, h.consecutive_failures,
-       h.first_published_at, h.success_within_s, s.status AS schedule_status, s.next_fire_at
-FROM workflows AS w
-LEFT JOIN workflow_health AS h ON h.namespace = w.namespace AND h.workflow_id = w.workflow_id
-LEFT JOIN schedules AS s ON s.namespace = w.namespace AND s.workflow_id = w.workflow_id
-WHERE w.namespace = %(ns)s
-ORDER BY w.workflow_id
-
--- ---------------------------------------------------------------------------------------------
--- prune: finished runs by finished_at, skips by their last occurrence, one-time schedules that
--- completed or were missed by updated_at. Never a queued or running run.
-
--- name: prune_counts
-SELECT
-    (SELECT count(*) FROM run_steps
-     WHERE namespace = %(ns)s AND run_id IN (
-         SELECT run_id FROM runs WHERE namespace = %(ns)s
-           AND status NOT IN ('queued', 'running') AND finished_at < %(before)s))
-        AS step_attempts,
-    (SELECT count(*) FROM runs WHERE namespace = %(ns)s
-       AND status NOT IN ('queued', 'running') AND finished_at < %(before)s) AS runs,
-    (SELECT count(*) FROM skipped_occurrences
-     WHERE namespace = %(ns)s AND scheduled_until < %(before)s) AS skips,
-    (SELECT count(*) FROM schedules WHERE namespace = %(ns)s AND trigger_type = 'schedule'
-       AND status IN ('completed', 'missed') AND updated_at < %(before)s) AS schedules,
-    -- alerts: notifications older than :before whose every delivery has ended
-    (SELECT count(*) FROM notification_deliveries AS d
-     JOIN notifications AS n ON n.namespace = d.namespace AND n.id = d.notification_id
-     WHERE d.namespace = %(ns)s AND n.created_at < %(before)s
-       AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
-                       WHERE p.namespace = n.namespace AND p.notification_id = n.id
-                         AND p.status = 'pending')) AS notification_deliveries,
-    (SELECT count(*) FROM notifications AS n
-     WHERE n.namespace = %(ns)s AND n.created_at < %(before)s
-       AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
-                       WHERE p.namespace = n.namespace AND p.notification_id = n.id
-                         AND p.status = 'pending')) AS notifications
-
--- name: prune_notification_deliveries
--- alerts: the deliveries of notifications older than :before, once none is pending.
-DELETE FROM notification_deliveries
-WHERE namespace = %(ns)s AND notification_id IN (
-    SELECT n.id FROM notifications AS n
-    WHERE n.namespace = %(ns)s AND n.created_at < %(before)s
-      AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
-                      WHERE p.namespace = n.namespace AND p.notification_id = n.id
-                        AND p.status = 'pending'))
-
--- name: prune_notifications
--- alerts: notifications older than :before that have no delivery left (see above).
-DELETE FROM notifications AS n
-WHERE n.namespace = %(ns)s AND n.created_at < %(before)s
-  AND NOT EXISTS (SELECT 1 FROM notification_deliveries AS p
-                  WHERE p.namespace = n.namespace AND p.notification_id = n.id)
-
--- name: prune_step_attempts
-DELETE FROM run_steps
-WHERE namespace = %(ns)s AND run_id IN (
-    SELECT run_id FROM runs WHERE namespace = %(ns)s
-      AND status NOT IN ('queued', 'running') AND finished_at < %(before)s)
-
--- name: prune_runs
-DELETE FROM runs
-WHERE namespace = %(ns)s AND status NOT IN ('queued', 'running') AND finished_at < %(before)s
-
--- name: prune_skips
-DELETE FROM skipped_occurrences WHERE namespace = %(ns)s AND scheduled_until < %(before)s
-
--- name: prune_schedules
-DELETE FROM schedules
-WHERE namespace = %(ns)s AND trigger_type = 'schedule' AND status IN ('completed', 'missed')
-  AND updated_at < %(before)s
