@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from clockwf.models import NotifyTarget
 from clockwf.steps import MissingVariable, Secrets, resolve_refs
+from clockwf.steps.env import step_environment
 
 log = logging.getLogger("clockwf.notify")
 
@@ -72,12 +73,14 @@ def _command(target: NotifyTarget, body: bytes, notification_id: str,
     command = target.command
     assert command is not None
     if isinstance(command, str):
-        run, timeout, extra = command, 30.0, {}
+        run, timeout, declared = command, 30.0, {}
     else:
-        run, timeout = command.run, command.timeout.total_seconds()
-        extra = {name: resolve_refs(value, f"notify command env {name}", environ, secrets)
-                 for name, value in command.env.items()}
-    env = {**environ, **extra, "CLOCKWF_NOTIFICATION_ID": notification_id}
+        run, timeout, declared = command.run, command.timeout.total_seconds(), command.env
+    # The environment a run step gets (docs/design.md §8.3), never the daemon's own: its store
+    # URL and PG* variables stay out of a notification command as they stay out of a step.
+    env = step_environment(declared, {"CLOCKWF_NOTIFICATION_ID": notification_id},
+                           environ=environ, inherit=False, secrets=secrets,
+                           where="notify command")
     proc = subprocess.Popen(["/bin/sh", "-c", run], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                             start_new_session=True)

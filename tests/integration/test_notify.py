@@ -376,3 +376,23 @@ def test_hanging_webhook_is_retried_then_reported(store: Store, receiver: Receiv
                     stale_after=timedelta(days=3650))
     assert any(f"notifications to webhook {receiver.url} are failing" in p
                for p in report.problems), report.problems
+
+
+def test_a_command_target_gets_a_step_s_environment_not_the_daemon_s(tmp_path: Path) -> None:
+    """A notification command sees what a run step sees (PATH, HOME, ..., its own env:), never
+    the daemon's store URL or PG* variables; a ${env:} it asks for is passed and masked."""
+    from clockwf.notify.targets import send
+
+    secret_url = "postgresql://clockwf:db-secret-pw@db.internal/clockwf"
+    daemon_env = {"PATH": "/usr/bin:/bin", "HOME": "/root", "CLOCKWF_DB": secret_url,
+                  "PGPASSWORD": "pg-secret-pw", "NOTIFY_SOCKET": "/run/x", "HOOK": "hook-secret"}
+    out = tmp_path / "env.txt"
+    target = {"command": {"run": f"env > {out}; echo \"token=$TOKEN\" >&2; exit 3",
+                          "env": {"TOKEN": "${env:HOOK}"}}}
+    sent = send(json.dumps(target), "cmd", b"{}", "n-1", "summary", environ=daemon_env)
+    seen = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
+    assert seen["CLOCKWF_NOTIFICATION_ID"] == "n-1" and seen["TOKEN"] == "hook-secret"
+    assert seen["PATH"] == "/usr/bin:/bin" and seen["HOME"] == "/root"
+    for name in ("CLOCKWF_DB", "PGPASSWORD", "NOTIFY_SOCKET", "HOOK"):
+        assert name not in seen
+    assert not sent.ok and "token=***" in sent.detail and "hook-secret" not in sent.detail
