@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import takewhile
@@ -40,7 +41,8 @@ from clockwf.tz import ZoneRules, zone_rules
 GapChoice = Literal["run_after", "skip"]
 FoldChoice = Literal["once", "twice"]
 FREQ_NAMES = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY")
-_HOURLY, _MINUTELY = 4, 5
+_DAILY, _HOURLY, _MINUTELY = 3, 4, 5
+_WEEK_MINUTES = 7 * 1440
 _MEMO_SIZE = 1024
 # A rule must fire within this many wall-clock years of dtstart (or of the instant asked about)
 # to be accepted; the search for "never fires" is bounded by it.
@@ -378,6 +380,8 @@ class RRuleSchedule:
         rule = self.rule
         if rule._until is not None and rule._until < self.dtstart:
             return True
+        if self._phase_never_fires():
+            return True
         if self.freq > 1:
             original = rule._original_rule
             weekdays = original.get("byweekday")
@@ -397,9 +401,12 @@ class RRuleSchedule:
             setpos = original.get("bysetpos")
             if setpos:
                 # Positions index the set of one period: past its size, nothing is chosen.
-                times = len(rule._timeset or ()) or (
-                    len(rule._byhour or (0,)) * len(rule._byminute or (0,))
-                    * len(rule._bysecond or (0,)))
+                # The times of one period are those of the fields finer than the period: an
+                # HOURLY period has its minutes, a MINUTELY one a single second.
+                finer = {_HOURLY: (rule._byminute, rule._bysecond),
+                         _MINUTELY: (rule._bysecond,)}.get(
+                    self.freq, (rule._byhour, rule._byminute, rule._bysecond))
+                times = math.prod(len(field or (0,)) for field in finer)
                 size = times * (len(weekdays or (0,)) if self.freq == 2 else 1)
                 positions = setpos if isinstance(setpos, tuple | list) else (setpos,)
                 if all(abs(p) > size for p in positions):
@@ -407,6 +414,34 @@ class RRuleSchedule:
             return False
         first_wall = next(iter(rule), None)
         return first_wall is None or first_wall > limit
+
+    def _phase_never_fires(self) -> bool:
+        """INTERVAL can pin the weekday, hour or minute of every period (``FREQ=HOURLY;
+        INTERVAL=2;BYHOUR=3`` from an even hour, ``FREQ=DAILY;INTERVAL=7;BYDAY=TU`` from a
+        Monday), and dateutil would then walk empty periods up to the year 9999. Periods start
+        at ``x0 + k * step`` minutes into the week (naive wall time, as dateutil counts), so
+        the positions they reach are those congruent to ``x0`` modulo ``gcd(step, week)``: the
+        rule can fire only if one of them passes the weekday, hour and minute filters."""
+        freq = self.freq
+        if freq not in (_DAILY, _HOURLY, _MINUTELY):
+            return False
+        rule, start = self.rule, self.dtstart
+        days = set(rule._byweekday) if rule._byweekday else None
+        hours = set(rule._byhour) if freq >= _HOURLY and rule._byhour else None
+        minutes = set(rule._byminute) if freq == _MINUTELY and rule._byminute else None
+        if days is None and hours is None and minutes is None:
+            return False
+        unit = {_DAILY: 1440, _HOURLY: 60, _MINUTELY: 1}[freq]
+        x0 = start.weekday() * 1440 + (start.hour * 60 if freq >= _HOURLY else 0) + (
+            start.minute if freq == _MINUTELY else 0)
+        step = math.gcd(rule._interval * unit, _WEEK_MINUTES)
+        for position in range(x0 % step, _WEEK_MINUTES, step):
+            day, rest = divmod(position, 1440)
+            hour, minute = divmod(rest, 60)
+            if (days is None or day in days) and (hours is None or hour in hours) and (
+                    minutes is None or minute in minutes):
+                return False
+        return True
 
     def last_wall(self) -> datetime | None:
         """The last wall time of a rule with COUNT or UNTIL (None: unbounded)."""
