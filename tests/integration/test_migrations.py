@@ -222,3 +222,76 @@ def test_concurrent_upgrades_apply_each_migration_once(fresh_url: str, backend: 
     assert applied == chain[1:]
     with open_store(fresh_url) as store:
         assert [v for v, _, _ in store.migration_status().applied] == [v for v, _ in chain]
+
+
+# -- migration 10: SQLite CHECK constraints without IN lists --------------------------------------
+
+_IN_LIST = re.compile(r"\bIN\s*\(\s*'[^']*'\s*,\s*'[^']*'\s*,", re.IGNORECASE)
+
+
+def test_sqlite_checks_have_no_in_list_of_more_than_two_values(tmp_path: Path) -> None:
+    """SQLite builds a temporary B-tree for such a list on every row it checks (migration 10);
+    no table of a new store may have one again, and none of its inserts may open one."""
+    url = str(tmp_path / "checks.db")
+    open_store(url).close()
+    with raw(url) as conn:
+        tables = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+                              "AND name NOT LIKE 'sqlite_%'").fetchall()
+        offenders = [name for name, sql in tables if _IN_LIST.search(sql)]
+        assert offenders == []
+        assert any("status = 'queued' OR" in sql for name, sql in tables if name == "runs")
+        plan = conn.execute(
+            "EXPLAIN INSERT INTO runs (namespace, fire_key, workflow_id, workflow_version, "
+            "trigger_type, status, payload, metadata, created_at) "
+            "VALUES ('n', 'k', 'w', 1, 'recurring', 'queued', '', '{}', 'x')").fetchall()
+    assert [op for op in plan if op[1] == "OpenEphemeral"] == []
+
+
+def test_sqlite_checks_still_refuse_what_they_refused(tmp_path: Path) -> None:
+    url = str(tmp_path / "refuse.db")
+    open_store(url).close()
+    insert = ("INSERT INTO runs (namespace, fire_key, workflow_id, workflow_version, "
+              "trigger_type, status, payload, metadata, created_at) "
+              "VALUES ('n', ?, 'w', 1, ?, ?, '', '{}', 'x')")
+    with raw(url) as conn:
+        for n, (trigger, status) in enumerate([("recurring", "bogus"), ("cron", "queued"),
+                                               ("recurring", "QUEUED"), ("recurring", None)]):
+            with pytest.raises(sqlite3.IntegrityError):
+                conn.execute(insert, (f"k{n}", trigger, status))
+        for n, status in enumerate(["queued", "running", "succeeded", "failed", "timed_out",
+                                    "cancelled", "interrupted"]):
+            conn.execute(insert, (f"ok{n}", "event", status))
+
+
+def test_migration_10_keeps_rows_and_autoincrement_sequences(tmp_path: Path) -> None:
+    """A run id or skip id is never given twice: the rebuilt tables keep their sequences even
+    where the newest rows were pruned before the upgrade."""
+    url = str(tmp_path / "seq.db")
+    migrate_to(url, 9)
+    with raw(url) as conn:
+        for n in range(1, 6):
+            conn.execute("INSERT INTO runs (namespace, fire_key, workflow_id, workflow_version, "
+                         "trigger_type, status, payload, metadata, created_at) VALUES "
+                         "('n', ?, 'w', 1, 'manual', 'succeeded', '', '{}', "
+                         "'2027-01-01T00:00:00.000000Z')", (f"manual:w:{n}",))
+            conn.execute("INSERT INTO skipped_occurrences (namespace, workflow_id, fire_key, "
+                         "scheduled_for, scheduled_until, reason, recorded_at) VALUES "
+                         "('n', 'w', ?, 'a', 'a', 'missed', 'a')", (f"recurring:w:{n}",))
+        conn.execute("DELETE FROM runs WHERE run_id >= 4")
+        conn.execute("DELETE FROM skipped_occurrences WHERE id = 5")
+        before = conn.execute("SELECT run_id, fire_key FROM runs ORDER BY run_id").fetchall()
+    migrate_to(url, 10)
+    with raw(url) as conn:
+        assert conn.execute("SELECT run_id, fire_key FROM runs ORDER BY run_id").fetchall() \
+            == before
+        assert dict(conn.execute("SELECT name, seq FROM sqlite_sequence").fetchall()) == \
+            {"runs": 5, "skipped_occurrences": 5}
+        conn.execute("INSERT INTO runs (namespace, fire_key, workflow_id, workflow_version, "
+                     "trigger_type, status, payload, metadata, created_at) VALUES "
+                     "('n', 'manual:w:new', 'w', 1, 'manual', 'queued', '', '{}', 'x')")
+        new_id = conn.execute("SELECT run_id FROM runs WHERE fire_key = 'manual:w:new'")
+        assert new_id.fetchone()[0] == 6
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert not {name for name in names if name.endswith("_old")}
+    assert {"runs_queued", "runs_active", "runs_leases", "runs_by_workflow", "schedules_due",
+            "skipped_by_workflow", "deliveries_due"} <= names
