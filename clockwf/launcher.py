@@ -20,6 +20,7 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from clockwf.errors import PayloadTooLarge
@@ -28,7 +29,7 @@ from clockwf.models import PAYLOAD_SCHEMA, Definition
 from clockwf.schedule import Occurrence, ScheduleSpec
 from clockwf.store.base import NewRun, Row
 from clockwf.store.manager import Tx
-from clockwf.timeutil import format_duration, iso, iso_utc
+from clockwf.timeutil import format_duration, iso, iso_shared, iso_utc
 
 log = logging.getLogger("clockwf.launcher")
 
@@ -108,12 +109,26 @@ DERIVED_PAYLOAD = ""
 def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime,
              catchup: bool, backfill: bool = False, instance: str | None = None) -> NewRun:
     """A run for an occurrence of a recurring or one-time schedule, with its provenance
-    (docs/design.md §3), from which :func:`run_payload` derives the pinned
+    (docs/design.md §3.2), from which :func:`run_payload` derives the pinned
     WorkflowClockTrigger.v1 payload (docs/design.md §7.2)."""
+    return NewRun(
+        fire_key=occ.fire_key, workflow_id=occ.workflow_id, workflow_version=version,
+        trigger_type=occ.trigger_type, payload=DERIVED_PAYLOAD,
+        metadata=_provenance_json(spec, occ, now, catchup, backfill, instance),
+        created_at=now, scheduled_for=occ.nominal, due_at=occ.due,
+        serial=spec.overlap != "allow",
+    )
+
+
+def time_provenance(spec: ScheduleSpec, occ: Occurrence, *, now: datetime, catchup: bool,
+                    backfill: bool = False, instance: str | None = None) -> dict[str, Any]:
+    """The provenance of a time-triggered run (docs/design.md §3.2), in its stored key order.
+
+    This is its definition; :func:`time_run` stores the same document, written by
+    :func:`_provenance_json` from cached pieces (a test holds the two byte-identical)."""
     run_at = iso(spec.run_at.astimezone(occ.local.tzinfo)) if spec.run_at is not None else None
     # (A calendar-moved occurrence runs at ``local`` under the key of its nominal instant.)
     scheduled_for_utc = iso_utc(occ.nominal if occ.moved_from is None else occ.local)
-    moved_from = iso(occ.moved_from) if occ.moved_from is not None else None
     metadata = {
         "label": spec.label,
         "cron": spec.cron,
@@ -135,14 +150,65 @@ def time_run(spec: ScheduleSpec, version: int, occ: Occurrence, *, now: datetime
     elif spec.every_s is not None:
         metadata["every"] = format_duration(spec.every_s)
     if occ.cal is not None:
-        metadata["moved_from"] = moved_from
+        metadata["moved_from"] = iso(occ.moved_from) if occ.moved_from is not None else None
         metadata["calendar_note"] = occ.note
-    return NewRun(
-        fire_key=occ.fire_key, workflow_id=occ.workflow_id, workflow_version=version,
-        trigger_type=occ.trigger_type, payload=DERIVED_PAYLOAD, metadata=_dumps(metadata),
-        created_at=now, scheduled_for=occ.nominal, due_at=occ.due,
-        serial=spec.overlap != "allow",
-    )
+    return metadata
+
+
+# _provenance_json's cache of the part of a provenance that is the schedule's own (label, cron,
+# timezone, run_at): id(spec) -> (spec, that JSON without its closing brace). Specs are shared
+# and immutable (ScheduleSpec.from_row); the entry holds the spec, so its id is not reused.
+_HEADS: dict[int, tuple[ScheduleSpec, str]] = {}
+_HEADS_SIZE = 1 << 16
+
+
+def _provenance_head(spec: ScheduleSpec, occ: Occurrence) -> str:
+    hit = _HEADS.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    run_at = iso(spec.run_at.astimezone(occ.local.tzinfo)) if spec.run_at is not None else None
+    head = _dumps({"label": spec.label, "cron": spec.cron, "timezone": spec.timezone,
+                   "run_at": run_at})[:-1]
+    if len(_HEADS) >= _HEADS_SIZE:
+        _HEADS.clear()
+    _HEADS[id(spec)] = (spec, head)
+    return head
+
+
+@lru_cache(maxsize=1024)
+def _json_scalar(value: str | None) -> str:
+    return _dumps(value)
+
+
+def _provenance_json(spec: ScheduleSpec, occ: Occurrence, now: datetime, catchup: bool,
+                     backfill: bool, instance: str | None) -> str:
+    """``_dumps(time_provenance(...))``, from cached pieces: a tick stores one per run it
+    creates, and encoding the whole document each time was a fifth of a fire's Python time.
+    The instants are ISO text (digits, ``-:+TZ.``), which JSON quotes as they are."""
+    scheduled_for_utc = iso_utc(occ.nominal if occ.moved_from is None else occ.local)
+    due_at = scheduled_for_utc if occ.due == occ.nominal else iso_utc(occ.due)
+    parts = [
+        _provenance_head(spec, occ),
+        ',"scheduled_for":"', iso_shared(occ.local),
+        '","scheduled_for_utc":"', scheduled_for_utc,
+        '","due_at":"', due_at,
+        '","launch_lag_ms":', str(int((now - occ.due).total_seconds() * 1000)),
+        ',"catchup":', "true" if catchup else "false",
+        ',"backfill":', "true" if backfill else "false",
+        ',"dst":', _json_scalar(occ.dst),
+        ',"dst_note":', _json_scalar(occ.note),
+        ',"jitter_ms":', str(round(occ.jitter_s * 1000)),
+        ',"daemon":', _json_scalar(instance),
+    ]
+    if spec.rrule is not None:
+        parts += ',"rrule":', _dumps(spec.rrule)
+    elif spec.every_s is not None:
+        parts += ',"every":', _dumps(format_duration(spec.every_s))
+    if occ.cal is not None:
+        parts += (',"moved_from":', _json_scalar(iso(occ.moved_from)),
+                  ',"calendar_note":', _json_scalar(occ.note))
+    parts.append("}")
+    return "".join(parts)
 
 
 def time_payload(trigger_type: str, workflow_id: str, workflow_version: int, fire_key: str,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import operator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -127,6 +128,21 @@ class ScheduleSpec:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ScheduleSpec:
+        """The spec a schedule row holds. Specs are immutable and a row's spec is a function
+        of its definition columns alone, so rows with the same columns share one spec (and its
+        parsed engine and label): a tick asks for the spec of every schedule it claims, the
+        same schedules tick after tick."""
+        key = (*_spec_columns(row), row.get("trigger_spec"))
+        spec = _SPECS.get(key)
+        if spec is None:
+            spec = cls._build_from_row(row)
+            if len(_SPECS) >= _SPECS_SIZE:
+                _SPECS.clear()    # bounded; the specs asked again are rebuilt once
+            _SPECS[key] = spec
+        return spec
+
+    @classmethod
+    def _build_from_row(cls, row: dict[str, Any]) -> ScheduleSpec:
         extra = row.get("trigger_spec")
         return cls(
             workflow_id=row["workflow_id"], trigger_type=row["trigger_type"],
@@ -209,7 +225,7 @@ class ScheduleSpec:
             return EverySchedule(self.every_s, self.anchor, self.timezone)
         raise ValueError("a one-time schedule has no recurrence engine")
 
-    @property
+    @cached_property
     def label(self) -> str:
         """``recurring 02:30 America/New_York`` / ``one-time 2027-01-15 09:00 -05:00``."""
         if self.trigger_type == "recurring" and self.rrule is not None:
@@ -252,6 +268,13 @@ def _text(value: datetime | None) -> str | None:
 
 
 _NO_EXTRA: dict[str, Any] = {}
+
+# ScheduleSpec.from_row's shared specs, keyed by the definition columns of a schedule row.
+_spec_columns = operator.itemgetter(
+    "workflow_id", "trigger_type", "timezone", "cron", "run_at", "dst_gap", "dst_fold",
+    "jitter_s", "catchup", "catchup_window_s", "grace_s", "max_catchup", "overlap")
+_SPECS: dict[tuple[Any, ...], ScheduleSpec] = {}
+_SPECS_SIZE = 1 << 16
 
 
 def _trigger_spec(raw: str | None) -> dict[str, Any]:
@@ -331,9 +354,28 @@ class Occurrence(NamedTuple):
         return None if self.kind == "normal" else self.kind
 
 
-def _occurrence(spec: ScheduleSpec, fire: Fire) -> Occurrence:
+# _fire_utc's cache: id(Fire) -> (that Fire, its UTC instant, the fire key's instant text).
+_FIRE_UTC: dict[int, tuple[Fire, datetime, str]] = {}
+_FIRE_UTC_SIZE = 4096
+
+
+def _fire_utc(fire: Fire) -> tuple[datetime, str]:
+    """A fire's UTC instant and its fire-key text, cached by identity: the cron engine memoises
+    its fires, so the schedules sharing an expression and zone share one Fire per instant."""
+    hit = _FIRE_UTC.get(id(fire))
+    if hit is not None and hit[0] is fire:
+        return hit[1], hit[2]
     nominal = fire.at.astimezone(UTC)
-    key = fire_key(spec.trigger_type, spec.workflow_id, nominal)
+    text = fire_key_instant(nominal)
+    if len(_FIRE_UTC) >= _FIRE_UTC_SIZE:
+        _FIRE_UTC.clear()
+    _FIRE_UTC[id(fire)] = (fire, nominal, text)
+    return nominal, text
+
+
+def _occurrence(spec: ScheduleSpec, fire: Fire) -> Occurrence:
+    nominal, instant = _fire_utc(fire)
+    key = f"{spec.trigger_type}:{spec.workflow_id}:{instant}"   # as fire_key() writes it
     if spec.jitter_s and fire.fires:
         jitter = jitter_for(key, spec.jitter_s)
         return Occurrence(spec.workflow_id, spec.trigger_type, nominal, fire.at, fire.kind,

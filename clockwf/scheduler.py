@@ -29,7 +29,7 @@ from clockwf.schedule import (
 )
 from clockwf.store.base import NewRun, NewSkip, Row, ScheduleAdvance, Store
 from clockwf.store.manager import Tx
-from clockwf.timeutil import format_duration, iso, iso_utc
+from clockwf.timeutil import format_duration, iso, iso_shared, iso_utc
 
 log = logging.getLogger("clockwf.scheduler")
 
@@ -204,7 +204,7 @@ def write(tx: Tx, batch: Batch, now: datetime, report: TickReport) -> None:
         for occ in launching:
             launched = results[occ.fire_key]
             entry = {"workflow_id": spec.workflow_id, "fire_key": occ.fire_key,
-                     "run_id": launched.run_id, "scheduled_for": iso(occ.local)}
+                     "run_id": launched.run_id, "scheduled_for": iso_shared(occ.local)}
             if launched.run_id is None:
                 report.duplicates.append(entry)
             else:

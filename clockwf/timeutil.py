@@ -9,6 +9,7 @@ import functools
 import re
 import zoneinfo
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import overload
 
 from clockwf.errors import DurationError, InvalidInput, TimezoneError
 
@@ -197,6 +198,36 @@ def iso(dt: datetime | None) -> str | None:
     if dt.tzinfo is None:
         raise ValueError("naive datetime")
     return dt.isoformat(timespec="microseconds" if dt.microsecond else "seconds")
+
+
+# iso_shared's cache: id(datetime) -> (that datetime, its text). The entry holds the datetime,
+# so its id cannot be reused by another object while the entry exists.
+_SHARED_ISO: dict[int, tuple[datetime, str]] = {}
+_SHARED_ISO_SIZE = 4096
+
+
+def iso_shared(dt: datetime) -> str:
+    """:func:`iso` of an aware datetime, cached by identity: for the instants the cron engine
+    memoises and hands to every schedule that fires at them (a tick formats the same object
+    for thousands of runs). By identity because equal aware datetimes in different zones (or
+    folds) format differently."""
+    hit = _SHARED_ISO.get(id(dt))
+    if hit is not None and hit[0] is dt:
+        return hit[1]
+    text = iso(dt)
+    assert text is not None
+    if len(_SHARED_ISO) >= _SHARED_ISO_SIZE:
+        _SHARED_ISO.clear()
+    _SHARED_ISO[id(dt)] = (dt, text)
+    return text
+
+
+@overload
+def iso_utc(dt: datetime) -> str: ...
+@overload
+def iso_utc(dt: None) -> None: ...
+@overload
+def iso_utc(dt: datetime | None) -> str | None: ...
 
 
 def iso_utc(dt: datetime | None) -> str | None:
