@@ -58,6 +58,10 @@ def _utc_from_text(raw: bytes) -> datetime:
 
 
 sqlite3.register_converter("UTCTIME", _utc_from_text)
+# Every datetime bound to a statement is stored as utc_text() (a naive one is refused there).
+# As an adapter, sqlite3 calls it for the datetime values only, from C: a batch binds its rows
+# as they are, with no per-value test in Python (a third of a run insert's Python time).
+sqlite3.register_adapter(datetime, utc_text)
 
 
 def _db_now() -> str:
@@ -81,9 +85,7 @@ def _json_default(value: object) -> str:
 def _bind(params: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in params.items():
-        if isinstance(value, datetime):
-            value = utc_text(value)
-        elif isinstance(value, list | tuple):
+        if isinstance(value, list | tuple):
             value = json.dumps(value, default=_json_default)
         out[key] = value
     return out
@@ -111,11 +113,6 @@ def _numbered(sql: str, names: tuple[str, ...]) -> str:
     pieces = code.split("'")
     pieces[::2] = [_NAMED_PARAMETER.sub(number, piece) for piece in pieces[::2]]
     return "'".join(pieces)
-
-
-def _bind_row(common: tuple[Any, ...], values: Sequence[Any]) -> tuple[Any, ...]:
-    """The parameters of one row of a batch: the row's columns, then the common ones."""
-    return (*[utc_text(v) if isinstance(v, datetime) else v for v in values], *common)
 
 
 def split_script(script: str) -> list[str]:
@@ -177,7 +174,7 @@ class SqliteConnector(Connector):
         sql = _numbered(self.queries[name], (*columns, *common))
         values = tuple(common.values())
         try:
-            return self.conn.executemany(sql, (_bind_row(values, row) for row in rows)).rowcount
+            return self.conn.executemany(sql, (tuple(row) + values for row in rows)).rowcount
         except sqlite3.Error as exc:
             raise self.store.map_error(exc) from exc
 

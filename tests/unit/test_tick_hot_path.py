@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -159,3 +160,24 @@ def test_plan_common_case_launches_and_points_at_the_next() -> None:
         ("recurring:w:2027-01-04T14:00:00Z", False)]
     assert p.next is not None and p.next.nominal == utc("2027-01-04T14:05:00Z")
     assert p.skips == [] and p.status == "scheduled"
+
+
+def test_the_sqlite_store_binds_datetimes_as_utc_text_and_refuses_naive_ones(
+        tmp_path: Path) -> None:
+    """Datetimes reach SQLite through one adapter (clockwf.store.sqlite), batches included."""
+    from clockwf.store import open_store
+    from clockwf.store.base import NewRun
+
+    url = str(tmp_path / "bind.db")
+    berlin = datetime(2027, 3, 14, 8, 0, 0, 250000, tzinfo=ZoneInfo("Europe/Berlin"))
+    run = NewRun(fire_key="manual:w:1", workflow_id="w", workflow_version=1,
+                 trigger_type="manual", payload="{}", metadata="{}", created_at=berlin)
+    with open_store(url, "n") as store:
+        with pytest.raises(ValueError, match="naive datetime"), store.transaction() as tx:
+            tx.insert_runs([run._replace(created_at=berlin.replace(tzinfo=None))])
+        with store.transaction() as tx:
+            assert tx.insert_runs([run]) == {"manual:w:1": 1}
+        with store.read() as tx:
+            row = tx.db.conn.execute(   # type: ignore[attr-defined]
+                "SELECT CAST(created_at AS TEXT) AS raw, created_at FROM runs").fetchone()
+    assert list(row.values()) == ["2027-03-14T07:00:00.250000Z", berlin.astimezone(UTC)]
