@@ -199,8 +199,10 @@ def write(tx: Tx, batch: Batch, now: datetime, report: TickReport) -> None:
 
     skips: list[NewSkip] = []
     advances: list[ScheduleAdvance] = list(batch.postponed)
-    for spec, row, p, launching in batch.owners:
-        last_key, last_at = row.get("last_fire_key"), row.get("last_fired_at")
+    for spec, _row, p, launching in batch.owners:
+        # None keeps the stored last fire (advance_schedules), so the claim need not read it.
+        last_key: str | None = None
+        last_at: datetime | None = None
         for occ in launching:
             launched = results[occ.fire_key]
             entry = {"workflow_id": spec.workflow_id, "fire_key": occ.fire_key,

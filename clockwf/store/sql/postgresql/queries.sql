@@ -130,10 +130,11 @@ SELECT pg_notify('clockwf_changes', %(ns)s) FROM bumped
 
 -- name: claim_due
 -- One range scan of schedules_due; rows another daemon holds are skipped, not waited for.
--- The columns are what a tick reads: the schedule's definition, next occurrence, last fire.
+-- The columns are what a tick reads: the schedule's definition and next occurrence (not
+-- the last fire: an advance that launched nothing keeps the stored one).
 SELECT workflow_id, version, trigger_type, cron, timezone, run_at, dst_gap, dst_fold, jitter_s,
        catchup, catchup_window_s, grace_s, max_catchup, overlap, next_nominal_at, next_kind,
-       next_fire_at, last_fire_key, last_fired_at, trigger_spec, launched
+       next_fire_at, trigger_spec, launched
 FROM schedules
 WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at <= %(now)s
 ORDER BY next_fire_at, workflow_id
@@ -144,7 +145,7 @@ FOR UPDATE SKIP LOCKED
 -- The next page: the row comparison is the lower bound of the same index range.
 SELECT workflow_id, version, trigger_type, cron, timezone, run_at, dst_gap, dst_fold, jitter_s,
        catchup, catchup_window_s, grace_s, max_catchup, overlap, next_nominal_at, next_kind,
-       next_fire_at, last_fire_key, last_fired_at, trigger_spec, launched
+       next_fire_at, trigger_spec, launched
 FROM schedules
 WHERE namespace = %(ns)s AND status = 'scheduled' AND next_fire_at <= %(now)s
   AND (next_fire_at, workflow_id) > (%(after_at)s::timestamptz, %(after_id)s::text)

@@ -110,10 +110,11 @@ ON CONFLICT (namespace) DO UPDATE SET counter = change_counters.counter + 1
 
 -- name: claim_due
 -- One range scan of schedules_due. The caller's BEGIN IMMEDIATE is the lock.
--- The columns are what a tick reads: the schedule's definition, next occurrence, last fire.
+-- The columns are what a tick reads: the schedule's definition and next occurrence (not
+-- the last fire: an advance that launched nothing keeps the stored one).
 SELECT workflow_id, version, trigger_type, cron, timezone, run_at, dst_gap, dst_fold, jitter_s,
        catchup, catchup_window_s, grace_s, max_catchup, overlap, next_nominal_at, next_kind,
-       next_fire_at, last_fire_key, last_fired_at, trigger_spec, launched
+       next_fire_at, trigger_spec, launched
 FROM schedules
 WHERE namespace = :ns AND status = 'scheduled' AND next_fire_at <= :now
 ORDER BY next_fire_at, workflow_id
@@ -123,7 +124,7 @@ LIMIT :limit
 -- The next page: the row value comparison is the lower bound of the same index range.
 SELECT workflow_id, version, trigger_type, cron, timezone, run_at, dst_gap, dst_fold, jitter_s,
        catchup, catchup_window_s, grace_s, max_catchup, overlap, next_nominal_at, next_kind,
-       next_fire_at, last_fire_key, last_fired_at, trigger_spec, launched
+       next_fire_at, trigger_spec, launched
 FROM schedules
 WHERE namespace = :ns AND status = 'scheduled' AND next_fire_at <= :now
   AND (next_fire_at, workflow_id) > (:after_at, :after_id)
