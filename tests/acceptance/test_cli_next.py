@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, Clockwf
+
+from tests.acceptance.cli_support import ROOT, Clockwf
 
 NY = ("--tz", "America/New_York")
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Clockwf
 
+from tests.acceptance.cli_support import ROOT, Clockwf
 from tests.integration.executor_support import wait_for
 from tests.integration.process_support import NotifyListener
 

@@ -21,10 +21,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Clockwf
 from cronsim import CronSim
 
 from clockwf.cli import main
+from tests.acceptance.cli_support import Clockwf
 
 LONG = "x" * 3000
 CRONTAB = """\

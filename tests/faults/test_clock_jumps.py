@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from faultkit import utc, wait_for
 
 from clockwf import lifecycle
 from clockwf.clock import FixedClock
 from clockwf.daemon import Daemon, DaemonOptions
 from clockwf.store import Store, open_store
 from clockwf.validate import validate_source
+from tests.faults.faultkit import utc, wait_for
 
 
 @pytest.fixture

@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultkit import (
+
+from clockwf.schedule import Occurrence
+from tests.faults.faultkit import (
     FULL,
     Delays,
     Expected,
@@ -50,8 +52,6 @@ from faultkit import (
     utc,
     wait_for,
 )
-
-from clockwf.schedule import Occurrence
 
 pytestmark = pytest.mark.slow
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require_pg
-from faultkit import (
+
+from tests.faults.faultkit import (
     PgServer,
     RawDb,
     assert_unchanged,
@@ -34,7 +34,7 @@ from faultkit import (
     ts,
     wait_for,
 )
-
+from tests.integration.pg_support import require_pg
 from tests.integration.process_support import SQLITE_LOCK_HOLDER
 
 pytestmark = pytest.mark.slow

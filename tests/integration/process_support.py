@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,3 +91,40 @@ def stop_process(proc: subprocess.Popen[str]) -> str:
 def log_actions(stderr: str) -> list[str]:
     return [json.loads(line).get("action", "") for line in stderr.splitlines()
             if line.startswith("{")]
+
+
+def python_process(code: str, *args: str) -> subprocess.Popen[str]:
+    """Start ``python -c code args...`` with clockwf importable; pipes on all three streams."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.Popen([sys.executable, "-c", code, *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def run_race(code: str, args_per_process: list[list[str]], timeout: float = 120) -> list[str]:
+    """Run one process per argument list; each prints ``ready``, waits for a line on stdin,
+    then does its work. All are released at once; returns their stdout (after ``ready``)."""
+    procs = [python_process(code, *args) for args in args_per_process]
+    try:
+        for p in procs:
+            assert p.stdout is not None
+            line = p.stdout.readline()
+            assert line.strip() == "ready", (line, p.stderr.read() if p.stderr else "")
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outputs = []
+        for p in procs:
+            out, err = p.communicate(timeout=timeout)
+            assert p.returncode == 0, err
+            outputs.append(out)
+        return outputs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+Race = Callable[..., list[str]]

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from executor_support import (
+
+from clockwf import runs
+from clockwf.executor import Executor, backoff_delay
+from clockwf.launcher import run_payload
+from clockwf.scheduler import tick
+from clockwf.store import Store
+from tests.integration.executor_support import (
     attempts,
     become_subreaper,
     group_gone,
@@ -29,12 +35,6 @@ from executor_support import (
     status_is,
     wait_for,
 )
-
-from clockwf import runs
-from clockwf.executor import Executor, backoff_delay
-from clockwf.launcher import run_payload
-from clockwf.scheduler import tick
-from clockwf.store import Store
 
 
 @pytest.fixture

@@ -13,10 +13,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from executor_support import kill_group, publish_def, read_int, run_row, start, wait_for
-from process_support import clockwf_process, stop_process
 
 from clockwf.store import Store
+from tests.integration.executor_support import (
+    kill_group,
+    publish_def,
+    read_int,
+    run_row,
+    start,
+    wait_for,
+)
+from tests.integration.process_support import clockwf_process, stop_process
 
 AHEAD = ["-f", "+10m"]   # far more than the 3 s lease
 ONLY_PG = [pytest.param("postgresql", marks=pytest.mark.postgres)]

@@ -7,12 +7,19 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from scheduling_support import definition, drive, fire_keys, publish_text, runs_of, skips, utc
-
 from clockwf import runs
 from clockwf.launcher import run_payload
 from clockwf.scheduler import tick
 from clockwf.store import Store
+from tests.integration.scheduling_support import (
+    definition,
+    drive,
+    fire_keys,
+    publish_text,
+    runs_of,
+    skips,
+    utc,
+)
 
 HOURLY_EVERY = """
 type: recurring

@@ -11,10 +11,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from executor_support import kill_group, publish_def, read_int, run_row, start, wait_for
-from process_support import NotifyListener, clockwf_process, log_actions, stop_process
 
 from clockwf.store import Store
+from tests.integration.executor_support import (
+    kill_group,
+    publish_def,
+    read_int,
+    run_row,
+    start,
+    wait_for,
+)
+from tests.integration.process_support import (
+    NotifyListener,
+    clockwf_process,
+    log_actions,
+    stop_process,
+)
 
 WATCHDOG_USEC = "1000000"     # the process must send WATCHDOG=1 every 0.5 s
 COMMANDS = {

@@ -10,10 +10,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from scheduling_support import definition, drive, fire_keys, keys, publish_text, skips, utc
 
 from clockwf.launcher import run_payload
 from clockwf.store import Store
+from tests.integration.scheduling_support import (
+    definition,
+    drive,
+    fire_keys,
+    keys,
+    publish_text,
+    skips,
+    utc,
+)
 
 NY = "America/New_York"
 BERLIN = "Europe/Berlin"
