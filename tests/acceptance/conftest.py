@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.acceptance.cli_support import Clockwf, run_clockwf
+from .cli_support import Clockwf, run_clockwf
 
 
 @pytest.fixture

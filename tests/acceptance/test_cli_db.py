@@ -8,7 +8,8 @@ import pytest
 
 from clockwf.store import open_store
 from clockwf.store.common import load_migrations
-from tests.acceptance.cli_support import Clockwf
+
+from .cli_support import Clockwf
 
 CHAIN = [(m.version, m.name) for m in load_migrations("sqlite")]   # the files decide
 LATEST = CHAIN[-1][0]

@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 import clockwf as package
-from tests.acceptance.cli_support import ROOT, Clockwf, Result
+
+from .cli_support import ROOT, Clockwf, Result
 
 
 def run_with_env(*args: str, env: dict[str, str]) -> Result:

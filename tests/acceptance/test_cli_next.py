@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.acceptance.cli_support import ROOT, Clockwf
+from .cli_support import ROOT, Clockwf
 
 NY = ("--tz", "America/New_York")
 

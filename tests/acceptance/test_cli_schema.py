@@ -10,7 +10,8 @@ import jsonschema  # a dev dependency: its tests must run, never skip
 
 from clockwf.models import Definition, WorkflowClockTriggerV1
 from clockwf.yamlload import load
-from tests.acceptance.cli_support import ROOT, Clockwf
+
+from .cli_support import ROOT, Clockwf
 
 SCHEMA_FILE = ROOT / "schema" / "clockwf.schema.json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"

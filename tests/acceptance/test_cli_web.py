@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.acceptance.cli_support import ROOT, Clockwf
+from .cli_support import ROOT, Clockwf
 
 
 def test_a_token_is_shown_once_and_only_its_hash_is_stored(clockwf: Clockwf,

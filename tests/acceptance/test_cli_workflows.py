@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.cli_support import ROOT, Clockwf
+from .cli_support import ROOT, Clockwf
 
 EXAMPLES = sorted(str(p) for p in (ROOT / "examples").glob("*.yaml"))
 NOW = "2027-03-13T12:00:00Z"

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.cli_support import ROOT, Clockwf
 from tests.integration.executor_support import wait_for
 from tests.integration.process_support import NotifyListener
+
+from .cli_support import ROOT, Clockwf
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:

@@ -24,7 +24,8 @@ import pytest
 from cronsim import CronSim
 
 from clockwf.cli import main
-from tests.acceptance.cli_support import Clockwf
+
+from .cli_support import Clockwf
 
 LONG = "x" * 3000
 CRONTAB = """\

@@ -26,7 +26,8 @@ import pytest
 
 from clockwf.cli import main
 from clockwf.yamlload import MAX_BYTES
-from tests.faults.faultkit import ROOT, RawDb, assert_unchanged, child_env
+
+from .faultkit import ROOT, RawDb, assert_unchanged, child_env
 
 CORPUS = ROOT / "tests" / "bad_inputs"
 FILES = sorted(p for p in CORPUS.iterdir() if p.suffix == ".yaml")

@@ -23,7 +23,8 @@ from clockwf.clock import FixedClock
 from clockwf.daemon import Daemon, DaemonOptions
 from clockwf.store import Store, open_store
 from clockwf.validate import validate_source
-from tests.faults.faultkit import utc, wait_for
+
+from .faultkit import utc, wait_for
 
 
 @pytest.fixture

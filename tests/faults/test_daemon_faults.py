@@ -20,7 +20,8 @@ from clockwf.daemon import Daemon, DaemonOptions
 from clockwf.errors import StoreUnavailable
 from clockwf.store import Store, open_store
 from clockwf.validate import validate_source
-from tests.faults.faultkit import utc, wait_for
+
+from .faultkit import utc, wait_for
 
 T0 = utc("2030-01-01T00:00:00Z")
 

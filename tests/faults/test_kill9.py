@@ -35,7 +35,8 @@ from typing import Any
 import pytest
 
 from clockwf.schedule import Occurrence
-from tests.faults.faultkit import (
+
+from .faultkit import (
     FULL,
     Delays,
     Expected,

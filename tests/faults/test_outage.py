@@ -24,7 +24,10 @@ from typing import Any
 
 import pytest
 
-from tests.faults.faultkit import (
+from tests.integration.pg_support import require_pg
+from tests.integration.process_support import SQLITE_LOCK_HOLDER
+
+from .faultkit import (
     PgServer,
     RawDb,
     assert_unchanged,
@@ -34,8 +37,6 @@ from tests.faults.faultkit import (
     ts,
     wait_for,
 )
-from tests.integration.pg_support import require_pg
-from tests.integration.process_support import SQLITE_LOCK_HOLDER
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,8 @@ from clockwf.errors import DefinitionInvalid, InvalidInput, StoreError
 from clockwf.scheduler import tick
 from clockwf.store import Store, open_store
 from clockwf.validate import FileReport, validate_source
-from tests.faults.faultkit import RawDb, assert_unchanged, utc
+
+from .faultkit import RawDb, assert_unchanged, utc
 
 T0 = utc("2030-01-01T00:00:00Z")
 

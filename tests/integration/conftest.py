@@ -21,16 +21,14 @@ from typing import Any
 import pytest
 
 from clockwf.store import Store, open_store
-from tests.integration.pg_support import (  # noqa: F401 (fixtures)
+
+from .pg_support import (  # noqa: F401 (fixtures)
     BACKENDS,
-    PG_ADMIN_URL,
     empty_store_url,
     new_pg_database,
-    pg_admin,
     pg_module_url,
-    pg_url,
 )
-from tests.integration.process_support import Race, python_process, run_race
+from .process_support import Race, python_process, run_race
 
 
 @pytest.fixture(params=BACKENDS)

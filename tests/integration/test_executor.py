@@ -22,7 +22,8 @@ from clockwf.executor import Executor, backoff_delay
 from clockwf.launcher import run_payload
 from clockwf.scheduler import tick
 from clockwf.store import Store
-from tests.integration.executor_support import (
+
+from .executor_support import (
     attempts,
     become_subreaper,
     group_gone,

@@ -20,8 +20,9 @@ import pytest
 from clockwf.executor import Executor
 from clockwf.steps import send_http
 from clockwf.store import Store
-from tests.integration.executor_support import attempts, make_executor, publish_def, run_row, start
-from tests.integration.http_support import Seen, recording_server, serving
+
+from .executor_support import attempts, make_executor, publish_def, run_row, start
+from .http_support import Seen, recording_server, serving
 
 SECRET = "tok-9f8e7d6c5b4a"
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from clockwf import runs
 from clockwf.firekeys import parse
 from clockwf.store import Store
-from tests.integration.scheduling_support import definition, publish_text, runs_of, utc
+
+from .scheduling_support import definition, publish_text, runs_of, utc
 
 NOW = "2027-01-10T00:00:00Z"
 

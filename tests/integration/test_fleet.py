@@ -19,8 +19,9 @@ import pytest
 from clockwf import lifecycle
 from clockwf.store import open_store
 from clockwf.validate import validate_source
-from tests.integration.process_support import Race, python_process
-from tests.integration.scheduling_support import poll_until
+
+from .process_support import Race, python_process
+from .scheduling_support import poll_until
 
 pytestmark = pytest.mark.slow
 

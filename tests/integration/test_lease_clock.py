@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from clockwf.store import Store
-from tests.integration.executor_support import (
+
+from .executor_support import (
     kill_group,
     publish_def,
     read_int,
@@ -23,7 +24,7 @@ from tests.integration.executor_support import (
     start,
     wait_for,
 )
-from tests.integration.process_support import clockwf_process, stop_process
+from .process_support import clockwf_process, stop_process
 
 AHEAD = ["-f", "+10m"]   # far more than the 3 s lease
 ONLY_PG = [pytest.param("postgresql", marks=pytest.mark.postgres)]

@@ -20,8 +20,9 @@ from clockwf.launcher import PAYLOAD_LIMIT, launch, manual_run, run_payload
 from clockwf.lifecycle import current_definition
 from clockwf.steps import PAYLOAD_ENV_LIMIT
 from clockwf.store import Store
-from tests.integration.executor_support import attempts, make_executor, publish_def, start
-from tests.integration.process_support import ROOT
+
+from .executor_support import attempts, make_executor, publish_def, start
+from .process_support import ROOT
 
 EMPTY = len('{"d":""}')
 

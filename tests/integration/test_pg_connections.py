@@ -13,8 +13,9 @@ import pytest
 
 from clockwf.daemon import store_connections
 from clockwf.store import Store, open_store
-from tests.integration.executor_support import publish_def, start, wait_for
-from tests.integration.process_support import clockwf_process, stop_process
+
+from .executor_support import publish_def, start, wait_for
+from .process_support import clockwf_process, stop_process
 
 ONLY_PG = [pytest.param("postgresql", marks=pytest.mark.postgres)]
 WORKERS = 8

@@ -11,7 +11,8 @@ from clockwf import runs
 from clockwf.launcher import run_payload
 from clockwf.scheduler import tick
 from clockwf.store import Store
-from tests.integration.scheduling_support import (
+
+from .scheduling_support import (
     definition,
     drive,
     fire_keys,

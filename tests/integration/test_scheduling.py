@@ -14,7 +14,8 @@ from clockwf.launcher import run_payload
 from clockwf.scheduler import tick
 from clockwf.store import Store
 from clockwf.validate import validate_source
-from tests.integration.scheduling_support import (
+
+from .scheduling_support import (
     definition,
     drive,
     fire_keys,

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from clockwf.store import Store
-from tests.integration.executor_support import (
+
+from .executor_support import (
     kill_group,
     publish_def,
     read_int,
@@ -21,7 +22,7 @@ from tests.integration.executor_support import (
     start,
     wait_for,
 )
-from tests.integration.process_support import (
+from .process_support import (
     NotifyListener,
     clockwf_process,
     log_actions,

@@ -13,7 +13,8 @@ import pytest
 
 from clockwf.errors import InvalidInput, StoreError, StoreUnavailable
 from clockwf.store import open_store
-from tests.integration.process_support import SQLITE_LOCK_HOLDER
+
+from .process_support import SQLITE_LOCK_HOLDER
 
 
 def test_sqlite_locked_by_another_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -13,7 +13,8 @@ import pytest
 from clockwf import lifecycle, scheduler
 from clockwf.store import Store
 from clockwf.validate import validate_source
-from tests.integration.scheduling_support import definition, fire_keys, utc
+
+from .scheduling_support import definition, fire_keys, utc
 
 START = utc("2027-01-10T00:00:00Z")
 DUE = START + timedelta(minutes=1)

@@ -11,8 +11,9 @@ import pytest
 from clockwf import lifecycle
 from clockwf.store import Store
 from clockwf.validate import validate_source
-from tests.integration.process_support import Race
-from tests.integration.scheduling_support import definition, fire_keys, utc
+
+from .process_support import Race
+from .scheduling_support import definition, fire_keys, utc
 
 pytestmark = pytest.mark.slow   # real processes racing
 

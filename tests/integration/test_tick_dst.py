@@ -13,7 +13,8 @@ import pytest
 
 from clockwf.launcher import run_payload
 from clockwf.store import Store
-from tests.integration.scheduling_support import (
+
+from .scheduling_support import (
     definition,
     drive,
     fire_keys,

@@ -21,7 +21,8 @@ from clockwf import lifecycle, runs, tokens
 from clockwf.scheduler import tick
 from clockwf.store import open_store
 from clockwf.validate import validate_source
-from tests.integration.web_support import running_server
+
+from .web_support import running_server
 
 NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
 DEFINITION = """\

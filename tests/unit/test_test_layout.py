@@ -2,8 +2,9 @@
 several tiers named on one pytest command line collect together.
 
 Each tier has a conftest.py. Imported as a bare ``conftest`` (or a bare ``executor_support``),
-the first one Python caches wins and the other tier's files fail to collect; ``tests`` and each
-tier are packages, and test files import ``tests.<tier>.<module>``."""
+the first one Python caches wins and the other tier's files fail to collect. ``tests`` and each
+tier are packages: a test file imports its own tier's helpers relatively (``from .faultkit``)
+and another tier's by their full name (``tests.integration.pg_support``)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def test_every_tier_is_a_package() -> None:
 
 def test_no_test_module_imports_a_helper_by_its_bare_name() -> None:
     bare = [line for path in sorted(TESTS.rglob("*.py")) for line in _bare_imports(path)]
-    assert bare == [], "import these as tests.<tier>.<module>:\n" + "\n".join(bare)
+    assert bare == [], "import these as .<module> or tests.<tier>.<module>:\n" + "\n".join(bare)
 
 
 def test_files_of_three_tiers_collect_on_one_command_line() -> None:
