@@ -27,16 +27,7 @@ import pytest
 from tests.integration.pg_support import require_pg
 from tests.integration.process_support import SQLITE_LOCK_HOLDER
 
-from .faultkit import (
-    PgServer,
-    RawDb,
-    assert_unchanged,
-    child_env,
-    iso_z,
-    pg_bindir,
-    ts,
-    wait_for,
-)
+from .faultkit import PgServer, RawDb, assert_unchanged, child_env, iso_z, pg_bindir, ts, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -16,14 +16,7 @@ import pytest
 
 from clockwf.store import Store
 
-from .executor_support import (
-    kill_group,
-    publish_def,
-    read_int,
-    run_row,
-    start,
-    wait_for,
-)
+from .executor_support import kill_group, publish_def, read_int, run_row, start, wait_for
 from .process_support import clockwf_process, stop_process
 
 AHEAD = ["-f", "+10m"]   # far more than the 3 s lease

@@ -12,15 +12,7 @@ from clockwf.launcher import run_payload
 from clockwf.scheduler import tick
 from clockwf.store import Store
 
-from .scheduling_support import (
-    definition,
-    drive,
-    fire_keys,
-    publish_text,
-    runs_of,
-    skips,
-    utc,
-)
+from .scheduling_support import definition, drive, fire_keys, publish_text, runs_of, skips, utc
 
 HOURLY_EVERY = """
 type: recurring

@@ -14,20 +14,8 @@ import pytest
 
 from clockwf.store import Store
 
-from .executor_support import (
-    kill_group,
-    publish_def,
-    read_int,
-    run_row,
-    start,
-    wait_for,
-)
-from .process_support import (
-    NotifyListener,
-    clockwf_process,
-    log_actions,
-    stop_process,
-)
+from .executor_support import kill_group, publish_def, read_int, run_row, start, wait_for
+from .process_support import NotifyListener, clockwf_process, log_actions, stop_process
 
 WATCHDOG_USEC = "1000000"     # the process must send WATCHDOG=1 every 0.5 s
 COMMANDS = {

@@ -14,15 +14,7 @@ import pytest
 from clockwf.launcher import run_payload
 from clockwf.store import Store
 
-from .scheduling_support import (
-    definition,
-    drive,
-    fire_keys,
-    keys,
-    publish_text,
-    skips,
-    utc,
-)
+from .scheduling_support import definition, drive, fire_keys, keys, publish_text, skips, utc
 
 NY = "America/New_York"
 BERLIN = "Europe/Berlin"
