@@ -306,20 +306,16 @@ class TestDst:
         assert all(w.field == "trigger.cron" and w.line == 4 for w in report.warnings)
         return [w.message for w in report.warnings]
 
+    GAP = "on 2027-03-14 02:30 does not exist in America/New_York; "
+    FOLD = "on 2027-11-07 01:30 happens twice; "
+
     @pytest.mark.parametrize(("cron", "extra", "message"), [
-        pytest.param("30 2 * * *", "",
-                     "on 2027-03-14 02:30 does not exist in America/New_York; it fires at 03:00 "
-                     "EDT (dst.gap: run_after)", id="gap-run_after"),
-        pytest.param("30 2 * * *", "  dst: {gap: skip}\n",
-                     "on 2027-03-14 02:30 does not exist in America/New_York; it is skipped "
-                     "that day (dst.gap: skip)", id="gap-skip"),
-        pytest.param("30 1 * * *", "",
-                     "on 2027-11-07 01:30 happens twice; it fires once, in the first pass "
-                     "(01:30 EDT) (dst.fold: once)", id="fold-once"),
-        pytest.param("30 1 * * *", "  dst: {fold: twice}\n",
-                     "on 2027-11-07 01:30 happens twice; it fires in both passes (01:30 EDT and "
-                     "01:30 EST) (dst.fold: twice)", id="fold-twice"),
-    ])
+        ("30 2 * * *", "", GAP + "it fires at 03:00 EDT (dst.gap: run_after)"),
+        ("30 2 * * *", "  dst: {gap: skip}\n", GAP + "it is skipped that day (dst.gap: skip)"),
+        ("30 1 * * *", "", FOLD + "it fires once, in the first pass (01:30 EDT) (dst.fold: once)"),
+        ("30 1 * * *", "  dst: {fold: twice}\n",
+         FOLD + "it fires in both passes (01:30 EDT and 01:30 EST) (dst.fold: twice)"),
+    ], ids=["gap-run_after", "gap-skip", "fold-once", "fold-twice"])
     def test_one_time_in_one_change(self, cron: str, extra: str, message: str) -> None:
         assert self.messages(cron, extra) == [message]
 
