@@ -66,6 +66,18 @@ def pool_text(daemon: Row) -> str:
     return f"{pool['size']} max, {pool['waits']} waits ({pool['wait_seconds']:g} s)"
 
 
+def not_ticking(daemons: list[Row], db_now: datetime, stale_after: timedelta) -> str:
+    """The problem when no live daemon that ticks has a recent heartbeat."""
+    within = f"no daemon has ticked within {format_duration(stale_after)}"
+    ticked = [d for d in daemons if d.get("last_tick_at") is not None]
+    if not ticked:
+        return f"{within} (no daemon has ever ticked)"
+    last = max(ticked, key=lambda d: d["heartbeat_at"])
+    age = format_duration(max(db_now - last["heartbeat_at"], timedelta(0)))
+    return (f"{within} (last heartbeat {age} ago on the database's clock, last tick "
+            f"{iso_utc(last['last_tick_at'])})")
+
+
 def health(store: Store, now: datetime, *, overdue_after: timedelta,
            stale_after: timedelta) -> Health:
     with store.read() as tx:
@@ -77,14 +89,14 @@ def health(store: Store, now: datetime, *, overdue_after: timedelta,
         failing = failing_targets(tx)
     report = Health(now, daemons, counts.get("queued", 0), counts.get("running", 0),
                     overdue_rows[0] if overdue_rows else None, db_now=db_now)
+    # A daemon heartbeats while it loops (tick, then sleep), stamped on the database's clock:
+    # its age is read on that clock too, never on this host's or the daemon's (design.md §8.2,
+    # §9). `now` (maybe --now) only dates the schedules.
     live = [d for d in daemons if d.get("stopped_at") is None]
     ticking = [d for d in live if d.get("last_tick_at") is not None
-               and now - d["last_tick_at"] <= stale_after]
+               and db_now - d["heartbeat_at"] <= stale_after]
     if not ticking:
-        last = max((d["last_tick_at"] for d in daemons if d.get("last_tick_at")), default=None)
-        report.problems.append(
-            f"no daemon has ticked within {format_duration(stale_after)}"
-            + (f" (last tick {iso_utc(last)})" if last else " (no daemon has ever ticked)"))
+        report.problems.append(not_ticking(daemons, db_now, stale_after))
     for row in troubled:
         report.problems.append(f"{row['workflow_id']}: {row['status_reason']}")
     report.problems.extend(failing)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Clockwf
 
 from clockwf.store import open_store
 from clockwf.store.common import load_migrations
+
+from .cli_support import Clockwf
 
 CHAIN = [(m.version, m.name) for m in load_migrations("sqlite")]   # the files decide
 LATEST = CHAIN[-1][0]

@@ -8,9 +8,9 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, Clockwf, Result
-
 import clockwf as package
+
+from .cli_support import ROOT, Clockwf, Result
 
 
 def run_with_env(*args: str, env: dict[str, str]) -> Result:

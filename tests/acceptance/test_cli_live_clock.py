@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Clockwf, Result
+
+from .cli_support import ROOT, Clockwf, Result
 
 EXAMPLES = sorted(str(p) for p in (ROOT / "examples").glob("*.yaml"))
 PUBLISHED = "2027-03-13T12:00:00Z"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, Clockwf
+
+from .cli_support import ROOT, Clockwf
 
 NY = ("--tz", "America/New_York")
 
@@ -19,16 +20,25 @@ def fires(clockwf: Clockwf, *args: str) -> list[dict[str, str | None]]:
     return list(document["fires"])
 
 
-def test_spring_forward_gap_run_after(clockwf: Clockwf) -> None:
-    out = fires(clockwf, "--cron", "30 2 * * *", *NY, "--now", "2027-03-13T12:00:00-05:00",
-                "-n", "2")
-    assert [(f["at"], f["utc"]) for f in out] == [
-        ("2027-03-14T03:00:00-04:00", "2027-03-14T07:00:00Z"),
-        ("2027-03-15T02:30:00-04:00", "2027-03-15T06:30:00Z"),
-    ]
+@pytest.mark.parametrize(("cron", "now", "expected", "starts", "says"), [
+    pytest.param("30 2 * * *", "2027-03-13T12:00:00-05:00",
+                 [("2027-03-14T03:00:00-04:00", "2027-03-14T07:00:00Z"),
+                  ("2027-03-15T02:30:00-04:00", "2027-03-15T06:30:00Z")],
+                 "DST gap: 02:30 does not exist", ["03:00", "run_after"],
+                 id="spring-forward-gap-run_after"),
+    pytest.param("30 1 * * *", "2027-11-06T12:00:00-04:00",
+                 [("2027-11-07T01:30:00-04:00", "2027-11-07T05:30:00Z"),
+                  ("2027-11-08T01:30:00-05:00", "2027-11-08T06:30:00Z")],
+                 "", ["happens twice", "first pass"], id="fall-back-fold-once"),
+])
+def test_the_default_dst_choices(clockwf: Clockwf, cron: str, now: str,
+                                 expected: list[tuple[str, str]], starts: str,
+                                 says: list[str]) -> None:
+    out = fires(clockwf, "--cron", cron, *NY, "--now", now, "-n", "2")
+    assert [(f["at"], f["utc"]) for f in out] == expected
     note = out[0]["note"]
-    assert note is not None and note.startswith("DST gap: 02:30 does not exist")
-    assert "03:00" in note and "run_after" in note
+    assert note is not None and note.startswith(starts), note
+    assert all(word in note for word in says), note
     assert out[1]["note"] is None
 
 
@@ -37,18 +47,6 @@ def test_spring_forward_gap_skip(clockwf: Clockwf) -> None:
                 "--now", "2027-03-13T12:00:00-05:00", "-n", "2")
     assert [f["at"] for f in out] == ["2027-03-15T02:30:00-04:00", "2027-03-16T02:30:00-04:00"]
     assert out[0]["note"] == "after skipping 2027-03-14 02:30 (DST gap, dst.gap: skip)"
-    assert out[1]["note"] is None
-
-
-def test_fall_back_fold_once(clockwf: Clockwf) -> None:
-    out = fires(clockwf, "--cron", "30 1 * * *", *NY, "--now", "2027-11-06T12:00:00-04:00",
-                "-n", "2")
-    assert [(f["at"], f["utc"]) for f in out] == [
-        ("2027-11-07T01:30:00-04:00", "2027-11-07T05:30:00Z"),
-        ("2027-11-08T01:30:00-05:00", "2027-11-08T06:30:00Z"),
-    ]
-    note = out[0]["note"]
-    assert note is not None and "happens twice" in note and "first pass" in note
     assert out[1]["note"] is None
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema  # a dev dependency: its tests must run, never skip
-from conftest import ROOT, Clockwf
 
 from clockwf.models import Definition, WorkflowClockTriggerV1
 from clockwf.yamlload import load
+
+from .cli_support import ROOT, Clockwf
 
 SCHEMA_FILE = ROOT / "schema" / "clockwf.schema.json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import yaml
-from conftest import ROOT, Clockwf
+
+from .cli_support import ROOT, Clockwf
 
 NOW = ("--now", "2027-01-01T00:00:00Z")
 EXAMPLES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.yaml"))

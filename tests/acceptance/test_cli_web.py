@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import ROOT, Clockwf
+
+from .cli_support import ROOT, Clockwf
 
 
 def test_a_token_is_shown_once_and_only_its_hash_is_stored(clockwf: Clockwf,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Clockwf
+
+from .cli_support import ROOT, Clockwf
 
 EXAMPLES = sorted(str(p) for p in (ROOT / "examples").glob("*.yaml"))
 NOW = "2027-03-13T12:00:00Z"

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Clockwf
 
 from tests.integration.executor_support import wait_for
 from tests.integration.process_support import NotifyListener
+
+from .cli_support import ROOT, Clockwf
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:

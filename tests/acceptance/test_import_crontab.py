@@ -21,10 +21,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Clockwf
 from cronsim import CronSim
 
 from clockwf.cli import main
+
+from .cli_support import Clockwf
 
 LONG = "x" * 3000
 CRONTAB = """\

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import ROOT, Clockwf
+from .cli_support import ROOT, Clockwf
 
 README = (ROOT / "README.md").read_text()
 

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT
+
+from .cli_support import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",

@@ -13,13 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.pg_support import (  # noqa: F401 (fixtures)
-    BACKENDS,
-    PG_ADMIN_URL,
-    empty_store_url,
-    new_pg_database,
-    require_pg,
-)
+from tests.integration.pg_support import BACKENDS, empty_store_url, new_pg_database  # noqa: F401
 
 
 @pytest.fixture(params=BACKENDS)

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from faultkit import ROOT, RawDb, assert_unchanged, child_env
 
 from clockwf.cli import main
 from clockwf.yamlload import MAX_BYTES
+
+from .faultkit import ROOT, RawDb, assert_unchanged, child_env
 
 CORPUS = ROOT / "tests" / "bad_inputs"
 FILES = sorted(p for p in CORPUS.iterdir() if p.suffix == ".yaml")

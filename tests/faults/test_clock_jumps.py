@@ -17,13 +17,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from faultkit import utc, wait_for
 
 from clockwf import lifecycle
 from clockwf.clock import FixedClock
 from clockwf.daemon import Daemon, DaemonOptions
 from clockwf.store import Store, open_store
 from clockwf.validate import validate_source
+
+from .faultkit import utc, wait_for
 
 
 @pytest.fixture
@@ -43,6 +44,22 @@ def publish(store: Store, now: datetime, *texts: str) -> None:
 def recurring(wid: str, cron: str, catchup: str, *, steps: str = "  - run: 'true'\n") -> str:
     return (f"id: {wid}\ntrigger: {{type: recurring, cron: '{cron}'}}\n"
             f"policy: {{catchup: {catchup}, catchup_window: 48h, grace: 1m}}\nsteps:\n{steps}")
+
+
+def each_catchup(prefix: str, cron: str) -> list[str]:
+    """The same recurring schedule under each catch-up policy: ``PREFIX-latest``, ``-all``,
+    ``-none``."""
+    return [recurring(f"{prefix}-{policy}", cron, policy) for policy in ("latest", "all", "none")]
+
+
+def paused_daemon(store: Store, at: datetime, caplog: pytest.LogCaptureFixture,
+                  **options: Any) -> tuple[FixedClock, Daemon]:
+    """A daemon that launches without executing, on a clock the test sets; its INFO log
+    captured."""
+    clock = FixedClock(at)
+    daemon = Daemon(store, clock=clock, options=DaemonOptions(execute=False, **options))
+    caplog.set_level(logging.INFO, logger="clockwf")
+    return clock, daemon
 
 
 def one_time(wid: str, run_at: datetime, catchup: str) -> str:
@@ -71,14 +88,9 @@ def actions(caplog: pytest.LogCaptureFixture, name: str) -> list[logging.LogReco
 def test_clock_back_an_hour_launches_nothing_twice(store: Store,
                                                    caplog: pytest.LogCaptureFixture) -> None:
     t0 = utc("2030-06-01T12:00:00Z")
-    publish(store, t0,
-            recurring("every10-latest", "*/10 * * * *", "latest"),
-            recurring("every10-all", "*/10 * * * *", "all"),
-            recurring("every10-none", "*/10 * * * *", "none"),
+    publish(store, t0, *each_catchup("every10", "*/10 * * * *"),
             one_time("once", t0 + timedelta(minutes=25), "latest"))
-    clock = FixedClock(t0)
-    daemon = Daemon(store, clock=clock, options=DaemonOptions(execute=False))
-    caplog.set_level(logging.INFO, logger="clockwf")
+    clock, daemon = paused_daemon(store, t0, caplog)
 
     def tick_every_5m(start: datetime, end: datetime) -> list[str]:
         launched: list[str] = []
@@ -121,9 +133,8 @@ def test_clock_back_an_hour_in_the_daemon_loop(store: Store,
     """The same, with the loop itself running (sleeping until due, capped by max_sleep)."""
     t0 = utc("2030-06-01T12:00:00Z")
     publish(store, t0, recurring("minutely", "* * * * *", "all"))
-    clock = FixedClock(t0 + timedelta(minutes=3, seconds=1))
-    daemon = Daemon(store, clock=clock, options=DaemonOptions(execute=False, max_sleep=0.05))
-    caplog.set_level(logging.INFO, logger="clockwf")
+    clock, daemon = paused_daemon(store, t0 + timedelta(minutes=3, seconds=1), caplog,
+                                  max_sleep=0.05)
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     try:
@@ -146,15 +157,10 @@ def test_clock_back_an_hour_in_the_daemon_loop(store: Store,
 def test_clock_forward_a_day_catches_up_by_policy(store: Store,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     t0 = utc("2030-06-01T00:00:00Z")
-    publish(store, t0,
-            recurring("hourly-latest", "0 * * * *", "latest"),
-            recurring("hourly-all", "0 * * * *", "all"),
-            recurring("hourly-none", "0 * * * *", "none"),
+    publish(store, t0, *each_catchup("hourly", "0 * * * *"),
             one_time("once-latest", t0 + timedelta(hours=9, minutes=30), "latest"),
             one_time("once-none", t0 + timedelta(hours=9, minutes=30), "none"))
-    clock = FixedClock(t0 + timedelta(hours=1, seconds=10))
-    daemon = Daemon(store, clock=clock, options=DaemonOptions(execute=False))
-    caplog.set_level(logging.INFO, logger="clockwf")
+    clock, daemon = paused_daemon(store, t0 + timedelta(hours=1, seconds=10), caplog)
     report = daemon.tick_once()
     assert sorted(e["workflow_id"] for e in report.launched) == [
         "hourly-all", "hourly-latest", "hourly-none"]

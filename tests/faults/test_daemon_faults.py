@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from faultkit import utc, wait_for
 
 from clockwf import daemon as daemon_module
 from clockwf import lifecycle
@@ -21,6 +20,8 @@ from clockwf.daemon import Daemon, DaemonOptions
 from clockwf.errors import StoreUnavailable
 from clockwf.store import Store, open_store
 from clockwf.validate import validate_source
+
+from .faultkit import utc, wait_for
 
 T0 = utc("2030-01-01T00:00:00Z")
 

@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultkit import (
+
+from clockwf.schedule import Occurrence
+
+from .faultkit import (
     FULL,
     Delays,
     Expected,
@@ -50,8 +53,6 @@ from faultkit import (
     utc,
     wait_for,
 )
-
-from clockwf.schedule import Occurrence
 
 pytestmark = pytest.mark.slow
 

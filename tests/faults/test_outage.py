@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,19 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require_pg
-from faultkit import (
-    PgServer,
-    RawDb,
-    assert_unchanged,
-    child_env,
-    iso_z,
-    pg_bindir,
-    ts,
-    wait_for,
-)
 
-from tests.integration.process_support import SQLITE_LOCK_HOLDER
+from tests.integration.pg_support import require_pg
+from tests.integration.process_support import SQLITE_LOCK_HOLDER, terminate
+
+from .faultkit import PgServer, RawDb, assert_unchanged, child_env, iso_z, pg_bindir, ts, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -85,16 +76,10 @@ class DaemonProcess:
         return dict(wait_for(found, timeout, f"the daemon to log {action}"))
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        code = terminate(self.proc)
         self._log.close()
         assert "Traceback" not in self.log_path.read_text(), self.log_path.read_text()
-        return int(self.proc.returncode)
+        return code
 
 
 def runs_of(db: RawDb, ns: str) -> list[dict[str, Any]]:
@@ -225,15 +210,22 @@ class LockHolder:
             assert "released" in out
 
 
-def test_sqlite_locked_cli_exits_3_naming_the_file(tmp_path: Path) -> None:
+def sqlite_with(tmp_path: Path, wid: str, cron: str, now: datetime) -> Path:
+    """A SQLite store (``clockwf.db`` in ``tmp_path``) where ``clockwf publish --now NOW``
+    published one recurring workflow ``wid``."""
     path = tmp_path / "clockwf.db"
-    t0 = datetime(2030, 1, 1, tzinfo=UTC)
-    spec = tmp_path / "hourly.yaml"
-    spec.write_text("id: hourly\ntrigger: {type: recurring, cron: '0 * * * *'}\n"
+    spec = tmp_path / f"{wid}.yaml"
+    spec.write_text(f"id: {wid}\ntrigger: {{type: recurring, cron: '{cron}'}}\n"
                     "steps:\n  - run: 'true'\n")
+    assert clockwf("publish", "--db", str(path), "--now", iso_z(now), str(spec)).returncode == 0
+    return path
+
+
+def test_sqlite_locked_cli_exits_3_naming_the_file(tmp_path: Path) -> None:
+    t0 = datetime(2030, 1, 1, tzinfo=UTC)
+    path = sqlite_with(tmp_path, "hourly", "0 * * * *", t0)
     other = tmp_path / "other.yaml"
     other.write_text("id: other\nsteps:\n  - run: 'true'\n")
-    assert clockwf("publish", "--db", str(path), "--now", iso_z(t0), str(spec)).returncode == 0
     env = child_env(CLOCKWF_BUSY_TIMEOUT_MS="300")
     db = RawDb(str(path))
     before = db.dump()
@@ -315,12 +307,8 @@ def _unprivileged() -> list[str]:
 
 
 def test_sqlite_read_only_exits_3_and_loses_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "clockwf.db"
     t0 = datetime(2030, 1, 1, tzinfo=UTC)
-    spec = tmp_path / "daily.yaml"
-    spec.write_text("id: daily\ntrigger: {type: recurring, cron: '0 6 * * *'}\n"
-                    "steps:\n  - run: 'true'\n")
-    assert clockwf("publish", "--db", str(path), "--now", iso_z(t0), str(spec)).returncode == 0
+    path = sqlite_with(tmp_path, "daily", "0 6 * * *", t0)
     db = RawDb(str(path))
     before = db.dump()
     db.close()

@@ -18,13 +18,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from faultkit import RawDb, assert_unchanged, utc
 
 from clockwf import lifecycle
 from clockwf.errors import DefinitionInvalid, InvalidInput, StoreError
 from clockwf.scheduler import tick
 from clockwf.store import Store, open_store
 from clockwf.validate import FileReport, validate_source
+
+from .faultkit import RawDb, assert_unchanged, utc
 
 T0 = utc("2030-01-01T00:00:00Z")
 

@@ -10,8 +10,9 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,6 +89,51 @@ def stop_process(proc: subprocess.Popen[str]) -> str:
     return err
 
 
+def terminate(proc: subprocess.Popen[Any], timeout: float = 30) -> int:
+    """Stop the process as a service manager would: SIGTERM, then SIGKILL if it has not exited
+    after ``timeout`` s. Its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
 def log_actions(stderr: str) -> list[str]:
     return [json.loads(line).get("action", "") for line in stderr.splitlines()
             if line.startswith("{")]
+
+
+def python_process(code: str, *args: str) -> subprocess.Popen[str]:
+    """Start ``python -c code args...`` with clockwf importable; pipes on all three streams."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.Popen([sys.executable, "-c", code, *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def run_race(code: str, args_per_process: list[list[str]], timeout: float = 120) -> list[str]:
+    """Run one process per argument list; each prints ``ready``, waits for a line on stdin,
+    then does its work. All are released at once; returns their stdout (after ``ready``)."""
+    procs = [python_process(code, *args) for args in args_per_process]
+    try:
+        for p in procs:
+            assert p.stdout is not None
+            line = p.stdout.readline()
+            assert line.strip() == "ready", (line, p.stderr.read() if p.stderr else "")
+        for p in procs:   # every one is ready: release them together
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        ended = [p.communicate(timeout=timeout) for p in procs]
+        assert [p.returncode for p in procs] == [0] * len(procs), [err for _o, err in ended]
+        return [out for out, _err in ended]
+    finally:
+        for p in procs:
+            p.kill()   # a no-op for one that has exited
+            p.wait()
+
+
+Race = Callable[..., list[str]]

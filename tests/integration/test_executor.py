@@ -11,12 +11,20 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from executor_support import (
+
+from clockwf import runs
+from clockwf.executor import Executor, backoff_delay
+from clockwf.launcher import run_payload
+from clockwf.scheduler import tick
+from clockwf.store import Store
+
+from .executor_support import (
     attempts,
     become_subreaper,
     group_gone,
@@ -29,12 +37,6 @@ from executor_support import (
     status_is,
     wait_for,
 )
-
-from clockwf import runs
-from clockwf.executor import Executor, backoff_delay
-from clockwf.launcher import run_payload
-from clockwf.scheduler import tick
-from clockwf.store import Store
 
 
 @pytest.fixture
@@ -55,6 +57,44 @@ def executors(store: Store) -> Iterator[Callable[..., Executor]]:
 @pytest.fixture
 def subreaper() -> bool:
     return become_subreaper()
+
+
+class Gate:
+    """A step that marks that it started (``started`` in ``where``) and holds until the test
+    opens the gate (creates ``go``)."""
+
+    def __init__(self, where: Path, started: str = "started") -> None:
+        self.started = where / started
+        self.go = where / "go"
+
+    def step(self, **extra: str) -> dict[str, str]:
+        return {**extra, "run": f"touch {self.started}; "
+                                f"while [ ! -e {self.go} ]; do sleep 0.02; done"}
+
+    def wait_started(self, what: str = "the step to start") -> None:
+        wait_for(what, self.started.exists)
+
+    def hold(self, store: Store, ex: Executor, *after: dict[str, str], **first: str) -> int:
+        """Start a run of this step (then ``after``) on ``ex``: its id, once the step runs."""
+        run_id = start(store, publish_def(store, [self.step(**first), *after]))
+        ex.start()
+        self.wait_started()
+        return run_id
+
+    def open(self) -> None:
+        self.go.touch()
+
+
+@contextmanager
+def reaped(pgid: int | None, *, what: str = "the process group to vanish",
+           timeout: float = 30) -> Iterator[None]:
+    """Run the block, then wait for the step's process group to vanish; whatever happens,
+    kill what is left of it."""
+    try:
+        yield
+        wait_for(what, lambda: pgid is not None and group_gone(pgid), timeout=timeout)
+    finally:
+        kill_group(pgid)
 
 
 def actions(caplog: pytest.LogCaptureFixture, run_id: int | None = None) -> list[str]:
@@ -223,11 +263,8 @@ def test_timeout_kills_the_whole_group(store: Store, executors: Callable[..., Ex
     assert executors(kill_grace=0.5).execute(run_id) == "timed_out"
     pgid = read_int(tmp_path / "pgid")
     child, grandchild = read_int(tmp_path / "child"), read_int(tmp_path / "grandchild")
-    assert pgid and child and grandchild
-    try:
-        wait_for("the process group to vanish", lambda: group_gone(pgid), timeout=30)
-    finally:
-        kill_group(pgid)
+    with reaped(pgid):
+        assert pgid and child and grandchild
     row = run_row(store, run_id)
     assert row["status"] == "timed_out"
     assert row["error"] == ("step 'stuck' (1 of 1), attempt 1 of 1: timed out after 1s; its "
@@ -278,14 +315,11 @@ def test_cancel_while_running_kills_the_group(store: Store, executors: Callable[
     ex = executors()
     ex.start()
     pgid = wait_for("the step to start", lambda: read_int(tmp_path / "pgid"))
-    try:
+    with reaped(pgid, timeout=5):
         runs.cancel_runs(store, [run_id], datetime.now(UTC))
         row = wait_for("the run to be cancelled", status_is(store, run_id, "cancelled"),
                        timeout=10)
         assert row["error"] == "cancelled by `clockwf runs cancel`"
-        wait_for("the process group to vanish", lambda: group_gone(pgid), timeout=5)
-    finally:
-        kill_group(pgid)
     [step] = attempts(store, run_id)   # a cancel is not retried
     assert (step["status"], step["error"]) == \
         ("cancelled", "cancelled: cancelled by `clockwf runs cancel`")
@@ -310,15 +344,15 @@ def test_cancelled_queued_run_never_starts(store: Store, executors: Callable[...
 
 def test_pool_runs_queued_runs_in_parallel_up_to_workers(
         store: Store, executors: Callable[..., Executor], tmp_path: Path) -> None:
-    wid = publish_def(store, [{"run": f"touch {tmp_path}/in-$CLOCKWF_RUN_ID; "
-                                      f"while [ ! -e {tmp_path}/go ]; do sleep 0.02; done"}])
+    gate = Gate(tmp_path, "in-$CLOCKWF_RUN_ID")
+    wid = publish_def(store, [gate.step()])
     ids = [start(store, wid) for _ in range(3)]
     ex = executors(workers=2)
     ex.start()
     wait_for("two runs to start", lambda: len(list(tmp_path.glob("in-*"))) == 2)
     assert len(ex.active_runs) == 2
     assert sorted(run_row(store, i)["status"] for i in ids) == ["queued", "running", "running"]
-    (tmp_path / "go").touch()
+    gate.open()
     for run_id in ids:
         wait_for(f"run {run_id}", status_is(store, run_id, "succeeded"))
 
@@ -327,13 +361,10 @@ def test_pool_runs_queued_runs_in_parallel_up_to_workers(
 
 def test_stop_lets_a_step_finish_within_the_grace(
         store: Store, executors: Callable[..., Executor], tmp_path: Path) -> None:
-    wid = publish_def(store, [{"run": f"touch {tmp_path}/started; "
-                                      f"while [ ! -e {tmp_path}/go ]; do sleep 0.02; done"}])
-    run_id = start(store, wid)
+    gate = Gate(tmp_path)
     ex = executors()
-    ex.start()
-    wait_for("the step to start", lambda: (tmp_path / "started").exists())
-    (tmp_path / "go").touch()
+    run_id = gate.hold(store, ex)
+    gate.open()
     ex.stop(10)
     assert run_row(store, run_id)["status"] == "succeeded"
 
@@ -371,18 +402,13 @@ def test_a_run_claimed_as_the_executor_stops_goes_back_to_the_queue(
 
 def test_stop_between_steps_interrupts_and_does_not_requeue(
         store: Store, executors: Callable[..., Executor], tmp_path: Path) -> None:
-    wid = publish_def(store, [
-        {"id": "first", "run": f"touch {tmp_path}/started; "
-                               f"while [ ! -e {tmp_path}/go ]; do sleep 0.02; done"},
-        {"id": "second", "run": f"touch {tmp_path}/second"}])
-    run_id = start(store, wid)
+    gate = Gate(tmp_path)
     ex = executors()
-    ex.start()
-    wait_for("the first step to start", lambda: (tmp_path / "started").exists())
+    run_id = gate.hold(store, ex, {"id": "second", "run": f"touch {tmp_path}/second"}, id="first")
     stopper = threading.Thread(target=ex.stop, args=(10,))
     stopper.start()
     wait_for("the executor to stop claiming", ex._stopping.is_set)
-    (tmp_path / "go").touch()
+    gate.open()
     stopper.join(15)
     row = run_row(store, run_id)
     assert row["status"] == "interrupted"   # a step ran: running it again whole is not safe
@@ -404,13 +430,10 @@ def test_stop_after_the_grace_kills_and_interrupts(
     ex.start()
     pgid = wait_for("the step to start", lambda: read_int(tmp_path / "pgid"))
     queued = start(store, queued_wid)   # no free slot: stays queued
-    try:
+    with reaped(pgid):
         ex.stop(0.5)
         # stop() returned, so it did not wait the 60 s sleep out; the group is gone with it.
         assert ex.active_runs == []
-        wait_for("the process group to vanish", lambda: group_gone(pgid), timeout=30)
-    finally:
-        kill_group(pgid)
     row = run_row(store, run_id)
     assert row["status"] == "interrupted"
     assert row["error"] == ("interrupted: clockwf stopped and the run did not finish within "
@@ -434,13 +457,9 @@ def test_execute_streams_output_in_the_foreground(
 
 def test_execute_waits_for_a_run_another_executor_holds(
         store: Store, executors: Callable[..., Executor], tmp_path: Path) -> None:
-    wid = publish_def(store, [{"run": f"touch {tmp_path}/started; "
-                                      f"while [ ! -e {tmp_path}/go ]; do sleep 0.02; done"}])
-    run_id = start(store, wid)
-    other = executors()
-    other.start()
-    wait_for("the step to start", lambda: (tmp_path / "started").exists())
-    (tmp_path / "go").touch()
+    gate = Gate(tmp_path)
+    run_id = gate.hold(store, executors())   # another executor runs it
+    gate.open()
     assert executors().execute(run_id, wait_poll=0.05) == "succeeded"
 
 
@@ -453,14 +472,11 @@ def test_a_run_taken_over_is_not_overwritten(store: Store, executors: Callable[.
     ex = executors()
     ex.start()
     pgid = wait_for("the step to start", lambda: read_int(tmp_path / "pgid"))
-    try:
-        with store.transaction() as tx:   # as if our lease had ended an hour ago
-            tx.renew_leases(owner=ex.owner, run_ids=[run_id], lease_seconds=-3600)
-            assert tx.expire_leases() == [run_id]
-        wait_for("the step to be killed", lambda: group_gone(pgid), timeout=10)
-        wait_for("the executor to let go", lambda: ex.active_runs == [])
-    finally:
-        kill_group(pgid)
+    with reaped(pgid, what="the step to be killed", timeout=10), \
+            store.transaction() as tx:   # as if our lease had ended an hour ago
+        tx.renew_leases(owner=ex.owner, run_ids=[run_id], lease_seconds=-3600)
+        assert tx.expire_leases() == [run_id]
+    wait_for("the executor to let go", lambda: ex.active_runs == [])
     row = run_row(store, run_id)
     assert row["status"] == "interrupted"
     assert row["error"] == "its daemon stopped renewing the lease (died or lost the store)"
@@ -473,17 +489,13 @@ def test_a_result_is_not_written_after_the_run_was_taken(
     """The step ends right after the run was taken from us (usually before the renewer looks):
     its result is not written over the other executor's verdict."""
     caplog.set_level(logging.INFO, logger="clockwf")
-    wid = publish_def(store, [{"run": f"touch {tmp_path}/started; "
-                                      f"while [ ! -e {tmp_path}/go ]; do sleep 0.01; done"},
-                              {"run": f"touch {tmp_path}/second"}])
-    run_id = start(store, wid)
+    gate = Gate(tmp_path)
     ex = executors()
-    ex.start()
-    wait_for("the step to start", lambda: (tmp_path / "started").exists())
+    run_id = gate.hold(store, ex, {"run": f"touch {tmp_path}/second"})
     with store.transaction() as tx:   # as if our lease had ended an hour ago
         tx.renew_leases(owner=ex.owner, run_ids=[run_id], lease_seconds=-3600)
         assert tx.expire_leases() == [run_id]
-    (tmp_path / "go").touch()
+    gate.open()
     wait_for("the executor to let go", lambda: ex.active_runs == [])
     row = run_row(store, run_id)
     assert (row["status"], row["error"]) == \
@@ -501,6 +513,23 @@ sys.exit(main(["worker", *sys.argv[1:]]))
 """
 
 
+@contextmanager
+def worker_on_step(spawn: Callable[..., subprocess.Popen[str]], marker: Path,
+                   *args: str) -> Iterator[subprocess.Popen[str]]:
+    """A ``clockwf worker ARGS`` process, once its step wrote its process group to ``marker``;
+    the worker and the step's group are killed at the end if still there."""
+    worker = spawn(WORKER, *args)
+    pgid = None
+    try:
+        pgid = wait_for("the worker to start the step", lambda: read_int(marker))
+        yield worker
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        kill_group(pgid)
+
+
 def test_a_killed_worker_s_run_becomes_interrupted(
         store: Store, store_url: str, namespace: str, executors: Callable[..., Executor],
         spawn: Callable[..., subprocess.Popen[str]], tmp_path: Path,
@@ -508,11 +537,8 @@ def test_a_killed_worker_s_run_becomes_interrupted(
     caplog.set_level(logging.INFO, logger="clockwf")
     wid = publish_def(store, [{"run": f"echo $$ > {tmp_path}/marker; sleep 60"}])
     run_id = start(store, wid)
-    worker = spawn(WORKER, "--db", store_url, "--namespace", namespace, "--workers", "1",
-                   "--lease", "2s")
-    pgid = None
-    try:
-        pgid = wait_for("the worker to start the step", lambda: read_int(tmp_path / "marker"))
+    with worker_on_step(spawn, tmp_path / "marker", "--db", store_url, "--namespace",
+                        namespace, "--workers", "1", "--lease", "2s") as worker:
         row = run_row(store, run_id)
         assert row["status"] == "running" and row["lease_owner"].startswith("worker:")
         worker.send_signal(signal.SIGKILL)
@@ -521,11 +547,6 @@ def test_a_killed_worker_s_run_becomes_interrupted(
         sweeper.start()
         row = wait_for("the run to be interrupted", status_is(store, run_id, "interrupted"),
                        timeout=15)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
-        kill_group(pgid)
     assert row["error"] == "its daemon stopped renewing the lease (died or lost the store)"
     assert [s["status"] for s in attempts(store, run_id)] == ["interrupted"]
     # logged once the sweep's transaction committed, maybe after the status was read
@@ -537,18 +558,10 @@ def test_worker_stops_cleanly_on_sigterm(
         spawn: Callable[..., subprocess.Popen[str]], tmp_path: Path) -> None:
     wid = publish_def(store, [{"run": f"echo $$ > {tmp_path}/marker; sleep 60 & wait"}])
     run_id = start(store, wid)
-    worker = spawn(WORKER, "--db", store_url, "--namespace", namespace, "--lease", "3s",
-                   "--grace", "0s")
-    pgid = None
-    try:
-        pgid = wait_for("the worker to start the step", lambda: read_int(tmp_path / "marker"))
+    with worker_on_step(spawn, tmp_path / "marker", "--db", store_url, "--namespace",
+                        namespace, "--lease", "3s", "--grace", "0s") as worker:
         worker.send_signal(signal.SIGTERM)
         _out, err = worker.communicate(timeout=20)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
-        kill_group(pgid)
     assert worker.returncode == 0, err
     assert "[executor.stopped]" in err
     row = run_row(store, run_id)

@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from executor_support import attempts, make_executor, publish_def, run_row, start
-from http_support import Seen, recording_server, serving
 
 from clockwf.executor import Executor
 from clockwf.steps import send_http
 from clockwf.store import Store
 
+from .executor_support import attempts, make_executor, publish_def, run_row, start
+from .http_support import Seen, recording_server, serving
+
 SECRET = "tok-9f8e7d6c5b4a"
+REDIRECTS = {"/redirect-ftp": "ftp://127.0.0.1/file", "/redirect-ok": "/ok"}   # path: Location
 
 
 @dataclass
@@ -47,15 +49,10 @@ def server() -> Iterator[Server]:
             path = self.path.split("?")[0]
             if path == "/slow":
                 state.release.wait(120)
-            if path == "/redirect-ftp":
+            redirect = REDIRECTS.get(path)
+            if redirect is not None:
                 self.send_response(302)
-                self.send_header("Location", "ftp://127.0.0.1/file")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            if path == "/redirect-ok":
-                self.send_response(302)
-                self.send_header("Location", "/ok")
+                self.send_header("Location", redirect)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return

@@ -3,11 +3,11 @@ occurrence, and launches its own run (both stores)."""
 
 from __future__ import annotations
 
-from scheduling_support import definition, publish_text, runs_of, utc
-
 from clockwf import runs
 from clockwf.firekeys import parse
 from clockwf.store import Store
+
+from .scheduling_support import definition, publish_text, runs_of, utc
 
 NOW = "2027-01-10T00:00:00Z"
 

@@ -15,12 +15,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import Race, python_process
-from scheduling_support import poll_until
 
 from clockwf import lifecycle
 from clockwf.store import open_store
 from clockwf.validate import validate_source
+
+from .process_support import Race, python_process
+from .scheduling_support import poll_until
 
 pytestmark = pytest.mark.slow
 

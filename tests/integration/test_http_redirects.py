@@ -7,12 +7,13 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from http_support import Recorder, recording_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clockwf.steps import StepOutcome, send_http
 from clockwf.steps.http import REDIRECT_LIMIT
+
+from .http_support import Recorder, recording_server
 
 SECRET = "tok-5e4d3c2b1a09"
 ENV = {"TOKEN": SECRET, "KEY": "key-0a1b2c3d4e"}

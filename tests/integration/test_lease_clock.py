@@ -1,22 +1,30 @@
-"""Leases are read on the database's clock: a host whose clock runs ahead by more than the
-lease does not mark another host's healthy runs ``interrupted``.
+"""Leases and heartbeats are read on the database's clock: a host whose clock runs ahead by
+more than the lease does not mark another host's healthy runs ``interrupted``, and ``clockwf
+status`` there does not call a live daemon stale.
 
-The second daemon runs under Debian's ``faketime`` (libfaketime, LD_PRELOAD: its Python reads
-a wall clock 10 minutes ahead); both daemons share one PostgreSQL server, the one clock that
+The process ahead runs under Debian's ``faketime`` (libfaketime, LD_PRELOAD: its Python reads
+a wall clock 10 minutes ahead); the daemons share one PostgreSQL server, the one clock that
 decides. (A SQLite file lives on one host, whose processes share one clock.)
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import sqlite3
 import subprocess
+import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from executor_support import kill_group, publish_def, read_int, run_row, start, wait_for
-from process_support import clockwf_process, stop_process
 
 from clockwf.store import Store
+
+from .executor_support import kill_group, publish_def, read_int, run_row, start, wait_for
+from .process_support import ROOT, clockwf_process, stop_process
 
 AHEAD = ["-f", "+10m"]   # far more than the 3 s lease
 ONLY_PG = [pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -70,3 +78,72 @@ def test_a_daemon_whose_clock_runs_ahead_interrupts_no_healthy_run(
         kill_group(pgid)
     assert all("lease.expired" not in err for err in errors), errors
 
+
+
+def _status(store_url: str, ns: str, *, prefix: list[str]) -> tuple[int, dict[str, Any]]:
+    """``clockwf status --format json`` as a process of its own (``prefix``: faketime); its
+    exit code and document."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOCKWF_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.run([*prefix, sys.executable, "-m", "clockwf", "status", "--db", store_url,
+                           "--namespace", ns, "--format", "json"],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def _age_heartbeats(store_url: str, ns: str, by: timedelta) -> None:
+    """Move the namespace's heartbeats back by ``by``, with SQL on the database."""
+    if store_url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(store_url, autocommit=True) as conn:
+            conn.execute("UPDATE daemons SET heartbeat_at = heartbeat_at - %s "
+                         "WHERE namespace = %s", (by, ns))
+        return
+    # UTCTIME is fixed-width text, YYYY-MM-DDTHH:MM:SS.ffffffZ: shift the seconds part.
+    with sqlite3.connect(store_url) as conn:
+        conn.execute("UPDATE daemons SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%S', "
+                     "substr(heartbeat_at, 1, 19), ?) || substr(heartbeat_at, 20) "
+                     "WHERE namespace = ?", (f"-{int(by.total_seconds())} seconds", ns))
+    conn.close()
+
+
+def test_status_reads_heartbeat_ages_on_the_database_clock(
+        store: Store, store_url: str, backend: str) -> None:
+    """``clockwf status`` on a host whose clock runs 10 minutes ahead still sees the daemon that
+    just heartbeated, and sees one whose heartbeat is an hour old on the database's clock as
+    stale, whatever the clocks of the hosts say (design.md §8.2, §9).
+
+    On SQLite the database's clock is the clock of the host the file is on, read by each
+    process that opens it (faketime changes it for that process alone), so there the fresh
+    heartbeat is read by a status process on the host's own clock."""
+    ahead = [_faketime(), *AHEAD]
+    daemon = clockwf_process(["daemon", "--db", store_url, "--namespace", store.ns,
+                              "--no-execute", "--max-sleep", "1s"])
+    try:
+        def ticked() -> bool:
+            with store.read() as tx:
+                return any(d["last_tick_at"] for d in tx.list_daemons())
+
+        wait_for("the daemon's first tick", ticked, timeout=30)
+        code, fresh = _status(store_url, store.ns,
+                              prefix=ahead if backend == "postgresql" else [])
+    finally:
+        err = stop_process(daemon)       # SIGKILL: its row stays as a live daemon left it
+    assert (code, fresh["problems"]) == (0, []), (fresh, err)
+    [seen] = fresh["daemons"]
+    assert seen["stopped_at"] is None and seen["heartbeat_age_s"] >= 0
+    if backend == "postgresql":       # the status process did run ahead of the heartbeat
+        ran_at = datetime.fromisoformat(fresh["now"].replace("Z", "+00:00"))
+        heartbeat = datetime.fromisoformat(seen["heartbeat_at"].replace("Z", "+00:00"))
+        assert ran_at - heartbeat > timedelta(minutes=9)
+
+    _age_heartbeats(store_url, store.ns, timedelta(hours=1))
+    for prefix in ([], ahead):
+        code, stale = _status(store_url, store.ns, prefix=prefix)
+        assert code == 1, stale
+        [problem] = stale["problems"]
+        assert problem.startswith("no daemon has ticked within 5m (last heartbeat 1h"), problem
+        assert "ago on the database's clock" in problem
+        assert stale["daemons"][0]["heartbeat_age_s"] >= 3600

@@ -25,8 +25,9 @@ from clockwf.notify.outbox import check_expectations, q_all, q_one
 from clockwf.scheduler import tick
 from clockwf.store import Store
 from clockwf.validate import validate_source
-from tests.integration.executor_support import make_executor, start, wait_for
-from tests.integration.notify_support import Receiver
+
+from .executor_support import make_executor, start, wait_for
+from .notify_support import Receiver
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 SCHEMA = notification_schema()

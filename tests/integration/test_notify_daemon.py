@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.executor_support import wait_for
-from tests.integration.notify_support import Receiver
+from .executor_support import wait_for
+from .notify_support import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 

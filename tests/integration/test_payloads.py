@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-from executor_support import attempts, make_executor, publish_def, start
 
 from clockwf import runs
 from clockwf.errors import PayloadTooLarge
@@ -22,6 +20,9 @@ from clockwf.launcher import PAYLOAD_LIMIT, launch, manual_run, run_payload
 from clockwf.lifecycle import current_definition
 from clockwf.steps import PAYLOAD_ENV_LIMIT
 from clockwf.store import Store
+
+from .executor_support import attempts, make_executor, publish_def, start
+from .process_support import ROOT
 
 EMPTY = len('{"d":""}')
 

@@ -10,11 +10,12 @@ import subprocess
 import sys
 
 import pytest
-from executor_support import publish_def, start, wait_for
-from process_support import clockwf_process, stop_process
 
 from clockwf.daemon import store_connections
 from clockwf.store import Store, open_store
+
+from .executor_support import publish_def, start, wait_for
+from .process_support import clockwf_process, stop_process
 
 ONLY_PG = [pytest.param("postgresql", marks=pytest.mark.postgres)]
 WORKERS = 8

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from scheduling_support import definition, drive, fire_keys, publish_text, runs_of, skips, utc
-
 from clockwf import runs
 from clockwf.launcher import run_payload
 from clockwf.scheduler import tick
 from clockwf.store import Store
+from tests.triggers import berlin_business_days
+
+from .scheduling_support import definition, drive, fire_keys, publish_text, runs_of, skips, utc
 
 HOURLY_EVERY = """
 type: recurring
@@ -72,18 +73,11 @@ def test_end_at_completes_with_its_reason(store: Store) -> None:
     assert payload["rrule"] == "FREQ=DAILY;BYHOUR=9;BYMINUTE=0"
 
 
-MONTH_START = """
-type: recurring
-timezone: Europe/Berlin
-cron: "0 9 1 * *"
-calendar:
-  holidays: {country: DE}
-  on_excluded: %s
-"""
+MONTH_START = 'cron: "0 9 1 * *"'
 
 
 def test_moved_occurrence_runs_under_its_nominal_key(store: Store) -> None:
-    publish_text(store, definition("monthly", MONTH_START % "next_business_day"),
+    publish_text(store, definition("monthly", berlin_business_days(MONTH_START)),
                  "2027-04-15T00:00:00Z")
     assert tick(store, utc("2027-05-01T07:00:30Z")).launched == []   # not on the holiday
     report = tick(store, utc("2027-05-03T07:00:10Z"))
@@ -105,7 +99,8 @@ def test_moved_occurrence_runs_under_its_nominal_key(store: Store) -> None:
 
 
 def test_excluded_occurrence_is_recorded_and_explained(store: Store) -> None:
-    publish_text(store, definition("monthly", MONTH_START % "skip"), "2027-04-15T00:00:00Z")
+    publish_text(store, definition("monthly", berlin_business_days(MONTH_START, "skip")),
+                 "2027-04-15T00:00:00Z")
     drive(store, utc("2027-04-30T00:00:00Z"), utc("2027-06-01T08:00:00Z"))
     assert fire_keys(store, "monthly") == ["recurring:monthly:2027-06-01T07:00:00Z"]
     recorded = skips(store, "monthly")
@@ -117,14 +112,8 @@ def test_excluded_occurrence_is_recorded_and_explained(store: Store) -> None:
 
 
 def test_merge_into_an_existing_occurrence_is_coalesced(store: Store) -> None:
-    publish_text(store, definition("daily", """
-        type: recurring
-        timezone: Europe/Berlin
-        cron: "0 8 * * *"
-        calendar:
-          holidays: {country: DE}
-          on_excluded: next_business_day
-    """), "2027-12-24T12:00:00Z")
+    publish_text(store, definition("daily", berlin_business_days('cron: "0 8 * * *"')),
+                 "2027-12-24T12:00:00Z")
     drive(store, utc("2027-12-24T12:00:00Z"), utc("2027-12-27T12:00:00Z"))
     assert fire_keys(store, "daily") == ["recurring:daily:2027-12-27T07:00:00Z"]
     recorded = skips(store, "daily")
@@ -138,7 +127,7 @@ def test_merge_into_an_existing_occurrence_is_coalesced(store: Store) -> None:
 
 def test_catch_up_latest_sees_moved_occurrences(store: Store) -> None:
     # Down from 30 April to 4 May: the moved 1 May occurrence (due 3 May) is the latest.
-    publish_text(store, definition("monthly", MONTH_START % "next_business_day",
+    publish_text(store, definition("monthly", berlin_business_days(MONTH_START),
                                    policy="catchup_window: 7d"), "2027-04-15T00:00:00Z")
     report = tick(store, utc("2027-05-04T10:00:00Z"))
     assert [(e["fire_key"], e["scheduled_for"]) for e in report.launched] == [
@@ -164,7 +153,7 @@ def test_republish_keeps_the_launch_count(store: Store) -> None:
 def test_pause_over_a_moved_occurrence_records_it_once(store: Store) -> None:
     from clockwf import lifecycle
 
-    publish_text(store, definition("monthly", MONTH_START % "next_business_day"),
+    publish_text(store, definition("monthly", berlin_business_days(MONTH_START)),
                  "2027-04-15T00:00:00Z")
     lifecycle.pause(store, "monthly", utc("2027-04-30T00:00:00Z"))
     # Resumed after the nominal 1 May but before the moved run (3 May): it still runs.

@@ -7,7 +7,15 @@ import json
 from datetime import timedelta
 
 import pytest
-from scheduling_support import (
+
+from clockwf import lifecycle, monitor, runs
+from clockwf.errors import DefinitionInvalid, InvalidInput, NotFound
+from clockwf.launcher import run_payload
+from clockwf.scheduler import tick
+from clockwf.store import Store
+from clockwf.validate import validate_source
+
+from .scheduling_support import (
     definition,
     drive,
     fire_keys,
@@ -18,13 +26,6 @@ from scheduling_support import (
     skips,
     utc,
 )
-
-from clockwf import lifecycle, monitor, runs
-from clockwf.errors import DefinitionInvalid, InvalidInput, NotFound
-from clockwf.launcher import run_payload
-from clockwf.scheduler import tick
-from clockwf.store import Store
-from clockwf.validate import validate_source
 
 DAILY = 'type: recurring\ncron: "30 2 * * *"\ntimezone: America/New_York'
 

@@ -13,14 +13,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ROOT
-from executor_support import attempts, make_executor, publish_def, start
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clockwf.executor import Executor
 from clockwf.steps.env import DEFAULT_PATH, base_environment
 from clockwf.store import Store
+
+from .executor_support import attempts, make_executor, publish_def, start
+from .process_support import ROOT
 
 PG_SECRET = "pg-pass-7d1e2f3a"
 DB_SECRET = "db-pass-4b5c6d7e"

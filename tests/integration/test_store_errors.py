@@ -10,10 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from process_support import SQLITE_LOCK_HOLDER
 
 from clockwf.errors import InvalidInput, StoreError, StoreUnavailable
 from clockwf.store import open_store
+
+from .process_support import SQLITE_LOCK_HOLDER
 
 
 def test_sqlite_locked_by_another_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

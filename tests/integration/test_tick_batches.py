@@ -9,11 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from scheduling_support import definition, fire_keys, utc
 
 from clockwf import lifecycle, scheduler
 from clockwf.store import Store
 from clockwf.validate import validate_source
+
+from .scheduling_support import definition, fire_keys, utc
 
 START = utc("2027-01-10T00:00:00Z")
 DUE = START + timedelta(minutes=1)

@@ -7,12 +7,13 @@ import json
 from datetime import timedelta
 
 import pytest
-from conftest import Race
-from scheduling_support import definition, fire_keys, utc
 
 from clockwf import lifecycle
 from clockwf.store import Store
 from clockwf.validate import validate_source
+
+from .process_support import Race
+from .scheduling_support import definition, fire_keys, utc
 
 pytestmark = pytest.mark.slow   # real processes racing
 

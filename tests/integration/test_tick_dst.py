@@ -10,10 +10,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from scheduling_support import definition, drive, fire_keys, keys, publish_text, skips, utc
 
 from clockwf.launcher import run_payload
 from clockwf.store import Store
+from tests.tables import table_rows
+
+from .scheduling_support import definition, drive, fire_keys, keys, publish_text, skips, utc
 
 NY = "America/New_York"
 BERLIN = "Europe/Berlin"
@@ -24,58 +26,40 @@ def recurring(cron: str, zone: str, gap: str = "run_after", fold: str = "once") 
             f"dst: {{gap: {gap}, fold: {fold}}}")
 
 
-CASES = [
-    # (cron, zone, gap, fold, window start, window end, expected UTC fire instants)
-    pytest.param("30 2 * * *", NY, "run_after", "once", "2027-03-13T00:00:00Z",
-                 "2027-03-16T00:00:00Z",
-                 ["2027-03-13T07:30:00Z", "2027-03-14T07:00:00Z", "2027-03-15T06:30:00Z"],
-                 id="ny-spring-fixed-run_after"),
-    pytest.param("30 2 * * *", NY, "skip", "once", "2027-03-13T00:00:00Z",
-                 "2027-03-16T00:00:00Z", ["2027-03-13T07:30:00Z", "2027-03-15T06:30:00Z"],
-                 id="ny-spring-fixed-skip"),
-    pytest.param("30 1 * * *", NY, "run_after", "once", "2027-11-06T00:00:00Z",
-                 "2027-11-09T00:00:00Z",
-                 ["2027-11-06T05:30:00Z", "2027-11-07T05:30:00Z", "2027-11-08T06:30:00Z"],
-                 id="ny-fall-fixed-once"),
-    pytest.param("30 1 * * *", NY, "run_after", "twice", "2027-11-06T00:00:00Z",
-                 "2027-11-09T00:00:00Z",
-                 ["2027-11-06T05:30:00Z", "2027-11-07T05:30:00Z", "2027-11-07T06:30:00Z",
-                  "2027-11-08T06:30:00Z"], id="ny-fall-fixed-twice"),
-    pytest.param("*/30 * * * *", NY, "skip", "once", "2027-03-14T05:45:00Z",
-                 "2027-03-14T08:00:00Z",
-                 ["2027-03-14T06:00:00Z", "2027-03-14T06:30:00Z", "2027-03-14T07:00:00Z",
-                  "2027-03-14T07:30:00Z", "2027-03-14T08:00:00Z"], id="ny-spring-wildcard"),
-    pytest.param("*/30 * * * *", NY, "run_after", "once", "2027-11-07T04:45:00Z",
-                 "2027-11-07T07:00:00Z",
-                 ["2027-11-07T05:00:00Z", "2027-11-07T05:30:00Z", "2027-11-07T06:00:00Z",
-                  "2027-11-07T06:30:00Z", "2027-11-07T07:00:00Z"], id="ny-fall-wildcard"),
-    pytest.param("0 * * * *", NY, "run_after", "once", "2027-11-07T04:30:00Z",
-                 "2027-11-07T07:30:00Z",
-                 ["2027-11-07T05:00:00Z", "2027-11-07T06:00:00Z", "2027-11-07T07:00:00Z"],
-                 id="ny-fall-hourly-both-passes"),
-    pytest.param("30 2 * * *", BERLIN, "run_after", "once", "2027-03-27T00:00:00Z",
-                 "2027-03-30T00:00:00Z",
-                 ["2027-03-27T01:30:00Z", "2027-03-28T01:00:00Z", "2027-03-29T00:30:00Z"],
-                 id="berlin-spring-fixed-run_after"),
-    pytest.param("30 2 * * *", BERLIN, "skip", "once", "2027-03-27T00:00:00Z",
-                 "2027-03-30T00:00:00Z", ["2027-03-27T01:30:00Z", "2027-03-29T00:30:00Z"],
-                 id="berlin-spring-fixed-skip"),
-    pytest.param("30 2 * * *", BERLIN, "run_after", "once", "2027-10-30T00:00:00Z",
-                 "2027-11-02T00:00:00Z",
-                 ["2027-10-30T00:30:00Z", "2027-10-31T00:30:00Z", "2027-11-01T01:30:00Z"],
-                 id="berlin-fall-fixed-once"),
-    pytest.param("30 2 * * *", BERLIN, "run_after", "twice", "2027-10-30T00:00:00Z",
-                 "2027-11-02T00:00:00Z",
-                 ["2027-10-30T00:30:00Z", "2027-10-31T00:30:00Z", "2027-10-31T01:30:00Z",
-                  "2027-11-01T01:30:00Z"], id="berlin-fall-fixed-twice"),
-    pytest.param("15 * * * *", BERLIN, "run_after", "once", "2027-03-28T00:00:00Z",
-                 "2027-03-28T02:30:00Z",
-                 ["2027-03-28T00:15:00Z", "2027-03-28T01:15:00Z", "2027-03-28T02:15:00Z"],
-                 id="berlin-spring-wildcard"),
-]
+# One case a row: id | cron | zone | dst gap, fold | the window driven | the fires expected.
+# Instants are UTC in 2027, written MM-DDTHH:MM.
+TABLE = """
+ny-spring-fixed-run_after     | 30 2 * * *   | NY     | run_after once  | 03-13T00:00 03-16T00:00 | 03-13T07:30 03-14T07:00 03-15T06:30
+ny-spring-fixed-skip          | 30 2 * * *   | NY     | skip once       | 03-13T00:00 03-16T00:00 | 03-13T07:30 03-15T06:30
+ny-fall-fixed-once            | 30 1 * * *   | NY     | run_after once  | 11-06T00:00 11-09T00:00 | 11-06T05:30 11-07T05:30 11-08T06:30
+ny-fall-fixed-twice           | 30 1 * * *   | NY     | run_after twice | 11-06T00:00 11-09T00:00 | 11-06T05:30 11-07T05:30 11-07T06:30 11-08T06:30
+ny-spring-wildcard            | */30 * * * * | NY     | skip once       | 03-14T05:45 03-14T08:00 | 03-14T06:00 03-14T06:30 03-14T07:00 03-14T07:30 03-14T08:00
+ny-fall-wildcard              | */30 * * * * | NY     | run_after once  | 11-07T04:45 11-07T07:00 | 11-07T05:00 11-07T05:30 11-07T06:00 11-07T06:30 11-07T07:00
+ny-fall-hourly-both-passes    | 0 * * * *    | NY     | run_after once  | 11-07T04:30 11-07T07:30 | 11-07T05:00 11-07T06:00 11-07T07:00
+berlin-spring-fixed-run_after | 30 2 * * *   | BERLIN | run_after once  | 03-27T00:00 03-30T00:00 | 03-27T01:30 03-28T01:00 03-29T00:30
+berlin-spring-fixed-skip      | 30 2 * * *   | BERLIN | skip once       | 03-27T00:00 03-30T00:00 | 03-27T01:30 03-29T00:30
+berlin-fall-fixed-once        | 30 2 * * *   | BERLIN | run_after once  | 10-30T00:00 11-02T00:00 | 10-30T00:30 10-31T00:30 11-01T01:30
+berlin-fall-fixed-twice       | 30 2 * * *   | BERLIN | run_after twice | 10-30T00:00 11-02T00:00 | 10-30T00:30 10-31T00:30 10-31T01:30 11-01T01:30
+berlin-spring-wildcard        | 15 * * * *   | BERLIN | run_after once  | 03-28T00:00 03-28T02:30 | 03-28T00:15 03-28T01:15 03-28T02:15
+"""
 
 
-@pytest.mark.parametrize(("cron", "zone", "gap", "fold", "start", "end", "expected"), CASES)
+def instants(text: str) -> list[str]:
+    """``MM-DDTHH:MM`` words (UTC, 2027) as ISO instants."""
+    return [f"2027-{word}:00Z" for word in text.split()]
+
+
+def cases(table: str) -> list[object]:
+    out = []
+    for case_id, cron, zone, dst, window, expected in table_rows(table, 6):
+        gap, fold = dst.split()
+        start, end = instants(window)
+        out.append(pytest.param(cron, {"NY": NY, "BERLIN": BERLIN}[zone], gap, fold, start, end,
+                                instants(expected), id=case_id))
+    return out
+
+
+@pytest.mark.parametrize(("cron", "zone", "gap", "fold", "start", "end", "expected"), cases(TABLE))
 def test_fires_across_dst(store: Store, cron: str, zone: str, gap: str, fold: str,
                           start: str, end: str, expected: list[str]) -> None:
     publish_text(store, definition("job", recurring(cron, zone, gap, fold)), start)

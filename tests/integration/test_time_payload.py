@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from executor_support import make_executor, run_row
-from scheduling_support import definition, publish_text
 
 from clockwf.cli import main
 from clockwf.launcher import DERIVED_PAYLOAD, run_payload
 from clockwf.scheduler import tick
 from clockwf.store import Store
+
+from .executor_support import make_executor, run_row
+from .scheduling_support import definition, publish_text
 
 ZONE = "America/New_York"
 # A Tuesday in winter; a `now` with microseconds, 2.25 s after the occurrence it launches.

@@ -15,12 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from web_support import running_server
 
 from clockwf import lifecycle, runs, tokens
 from clockwf.scheduler import tick
 from clockwf.store import open_store
 from clockwf.validate import validate_source
+
+from .web_support import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
@@ -502,7 +503,7 @@ steps:
 
 
 def test_notifications_and_metrics_are_served_as_the_cli_gives_them(world: World) -> None:
-    from executor_support import make_executor
+    from .executor_support import make_executor
 
     with open_store(world.store_url, world.ns) as store:
         publish_text(store, FLAKY, PUBLISHED)

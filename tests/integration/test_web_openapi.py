@@ -16,12 +16,13 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from web_support import running_server
 
 from clockwf import lifecycle, runs, tokens
 from clockwf.scheduler import tick
 from clockwf.store import open_store
 from clockwf.validate import validate_source
+
+from .web_support import running_server
 
 NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
 DEFINITION = """\

@@ -18,6 +18,7 @@ from clockwf.calendar import BusinessCalendar
 from clockwf.models import Definition
 from clockwf.schedule import Occurrence, ScheduleSpec, first_after, following
 from clockwf.validate import validate_path, validate_source
+from tests.triggers import berlin_business_days
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -68,14 +69,7 @@ def test_last_business_day_in_berlin_skips_holidays() -> None:
 
 
 def test_moved_to_next_business_day_keeps_its_fire_key() -> None:
-    spec = spec_of("""
-        type: recurring
-        timezone: Europe/Berlin
-        cron: "0 9 1 * *"
-        calendar:
-          holidays: {country: DE}
-          on_excluded: next_business_day
-    """)
+    spec = spec_of(berlin_business_days('cron: "0 9 1 * *"'))
     occs = walk(spec, datetime(2027, 4, 15, tzinfo=UTC), datetime(2027, 6, 2, tzinfo=UTC))
     may = occs[0]
     assert may.cal == "moved" and may.fires
@@ -90,14 +84,7 @@ def test_moved_to_next_business_day_keeps_its_fire_key() -> None:
 
 def test_moved_onto_an_occurrence_merges_into_it() -> None:
     # 2027-12-25 and 26 are Saturday and Sunday holidays; Monday the 27th has its own.
-    spec = spec_of("""
-        type: recurring
-        timezone: Europe/Berlin
-        cron: "0 8 * * *"
-        calendar:
-          holidays: {country: DE}
-          on_excluded: next_business_day
-    """)
+    spec = spec_of(berlin_business_days('cron: "0 8 * * *"'))
     occs = walk(spec, datetime(2027, 12, 24, 12, tzinfo=UTC), datetime(2027, 12, 27, 12,
                                                                         tzinfo=UTC))
     assert [(o.fire_key[-20:], o.cal, o.fires) for o in occs] == [
@@ -110,15 +97,10 @@ def test_moved_onto_an_occurrence_merges_into_it() -> None:
 
 
 def test_two_moved_onto_one_day_merge_into_the_first() -> None:
-    spec = spec_of("""
-        type: recurring
-        timezone: Europe/Berlin
+    spec = spec_of(berlin_business_days("""
         rrule: "FREQ=WEEKLY;BYDAY=SA,SU"
         dtstart: "2027-01-02T10:00"
-        calendar:
-          holidays: {country: DE}
-          on_excluded: next_business_day
-    """)
+    """))
     occs = walk(spec, datetime(2027, 12, 20, tzinfo=UTC), datetime(2027, 12, 28, tzinfo=UTC))
     # At one instant the occurrence that does not run is listed (and recorded) first.
     assert [(o.fire_key[-20:], o.cal, o.local.date().isoformat()) for o in occs] == [
@@ -129,15 +111,10 @@ def test_two_moved_onto_one_day_merge_into_the_first() -> None:
 
 def test_previous_business_day_comes_before_later_occurrences() -> None:
     # Ascension (Thursday 2027-05-06) moves back to Wednesday, ahead of nothing else.
-    spec = spec_of("""
-        type: recurring
-        timezone: Europe/Berlin
+    spec = spec_of(berlin_business_days("""
         rrule: "FREQ=WEEKLY;BYDAY=TU,TH;BYHOUR=18;BYMINUTE=0"
         dtstart: "2027-05-01T00:00"
-        calendar:
-          holidays: {country: DE}
-          on_excluded: previous_business_day
-    """)
+    """, "previous_business_day"))
     occs = walk(spec, datetime(2027, 5, 3, tzinfo=UTC), datetime(2027, 5, 12, tzinfo=UTC))
     assert [(o.local.strftime("%a %d"), o.cal) for o in occs] == [
         ("Tue 04", None), ("Wed 05", "moved"), ("Tue 11", None)]

@@ -296,9 +296,14 @@ def check_fire(schedule: CronSchedule, spec: Spec, fire: Fire) -> None:
         assert wall == fire.local
 
 
+# An expression, a zone, both dst choices, and data to draw a start and more from.
+ANY_SCHEDULE = given(spec=specs(), data=st.data(), zone=st.sampled_from(ZONES),
+                     gap=st.sampled_from(["run_after", "skip"]),
+                     fold=st.sampled_from(["once", "twice"]))
+
+
 @SETTINGS
-@given(spec=specs(), data=st.data(), zone=st.sampled_from(ZONES),
-       gap=st.sampled_from(["run_after", "skip"]), fold=st.sampled_from(["once", "twice"]))
+@ANY_SCHEDULE
 def test_invariants_and_round_trips(spec: Spec, data: st.DataObject, zone: str, gap: str,
                                     fold: str) -> None:
     if not check_parse(spec):
@@ -361,8 +366,7 @@ def check_invariants(spec: Spec, zone: str, start: int, gap: str, fold: str,
 
 @pytest.mark.slow
 @SETTINGS
-@given(spec=specs(), data=st.data(), zone=st.sampled_from(ZONES),
-       gap=st.sampled_from(["run_after", "skip"]), fold=st.sampled_from(["once", "twice"]))
+@ANY_SCHEDULE
 def test_matches_the_cronie_loop(spec: Spec, data: st.DataObject, zone: str, gap: str,
                                  fold: str) -> None:
     if not check_parse(spec):

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from clockwf.errors import InvalidInput
 from clockwf.recur import EverySchedule, RRuleSchedule, parse_rrule
+from tests.tables import table_rows
 
 ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe",
          "America/Santiago", "Asia/Kolkata", "UTC"]
@@ -75,41 +76,29 @@ def engine_fires(schedule: RRuleSchedule, start: datetime, end: datetime) -> lis
     return out
 
 
-CASES = [
-    # (rule, dtstart, zone, span start, span end, gap, fold)
-    ("FREQ=DAILY", datetime(2027, 1, 1, 2, 30), "Europe/Berlin", "2027-03-20", "2027-04-05",
-     "run_after", "once"),
-    ("FREQ=DAILY", datetime(2027, 1, 1, 2, 30), "Europe/Berlin", "2027-10-25", "2027-11-05",
-     "run_after", "twice"),
-    ("FREQ=DAILY;BYHOUR=2;BYMINUTE=0,15,30,45", datetime(2027, 1, 1), "America/New_York",
-     "2027-03-10", "2027-03-17", "skip", "once"),
-    ("FREQ=DAILY;BYHOUR=1;BYMINUTE=0,30", datetime(2027, 1, 1), "America/New_York",
-     "2027-11-05", "2027-11-09", "run_after", "twice"),
-    # Southern hemisphere: Sydney goes back in April and forward in October.
-    ("FREQ=WEEKLY;BYDAY=SU;BYHOUR=2;BYMINUTE=30", datetime(2027, 1, 1), "Australia/Sydney",
-     "2027-03-25", "2027-10-15", "run_after", "twice"),
-    # Lord Howe moves its clocks by 30 minutes.
-    ("FREQ=DAILY;BYHOUR=1,2;BYMINUTE=0,15,45", datetime(2027, 1, 1), "Australia/Lord_Howe",
-     "2027-04-01", "2027-04-06", "run_after", "twice"),
-    ("FREQ=DAILY;BYHOUR=2;BYMINUTE=10,40", datetime(2027, 1, 1), "Australia/Lord_Howe",
-     "2027-09-30", "2027-10-06", "skip", "once"),
-    ("FREQ=HOURLY;INTERVAL=1;BYMINUTE=15,45", datetime(2027, 1, 1), "Australia/Lord_Howe",
-     "2027-04-02", "2027-04-05", "run_after", "once"),
-    ("FREQ=MINUTELY;INTERVAL=20", datetime(2027, 1, 1, 0, 5), "Europe/Berlin",
-     "2027-03-27T22:00", "2027-03-28T05:00", "run_after", "once"),
-    ("FREQ=MINUTELY;INTERVAL=25", datetime(2027, 1, 1, 0, 5), "America/Santiago",
-     "2027-04-02", "2027-04-05", "run_after", "once"),
-    ("FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1", datetime(2027, 1, 1, 17),
-     "Europe/Berlin", "2027-01-01", "2029-01-01", "run_after", "once"),
-    ("FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;WKST=SU", datetime(2027, 1, 5, 9), "Asia/Kolkata",
-     "2027-01-01", "2029-06-01", "run_after", "once"),
-    ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", datetime(2027, 1, 1, 6), "UTC", "2027-01-01",
-     "2045-01-01", "run_after", "once"),
-    ("FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=14", datetime(2027, 1, 1, 23, 59), "America/Santiago",
-     "2026-12-01", "2029-01-01", "run_after", "once"),
-    ("FREQ=DAILY;UNTIL=20270405T000000", datetime(2027, 3, 20, 2, 30), "Europe/Berlin",
-     "2027-03-01", "2027-05-01", "skip", "once"),
-]
+# One case a row: rule | dtstart | zone | the span (start, end) | dst gap, fold. Times are wall
+# times in the zone.
+TABLE = """
+FREQ=DAILY                                    | 2027-01-01T02:30 | Europe/Berlin       | 2027-03-20 2027-04-05             | run_after once
+FREQ=DAILY                                    | 2027-01-01T02:30 | Europe/Berlin       | 2027-10-25 2027-11-05             | run_after twice
+FREQ=DAILY;BYHOUR=2;BYMINUTE=0,15,30,45       | 2027-01-01       | America/New_York    | 2027-03-10 2027-03-17             | skip once
+FREQ=DAILY;BYHOUR=1;BYMINUTE=0,30             | 2027-01-01       | America/New_York    | 2027-11-05 2027-11-09             | run_after twice
+# Southern hemisphere: Sydney goes back in April and forward in October.
+FREQ=WEEKLY;BYDAY=SU;BYHOUR=2;BYMINUTE=30     | 2027-01-01       | Australia/Sydney    | 2027-03-25 2027-10-15             | run_after twice
+# Lord Howe moves its clocks by 30 minutes.
+FREQ=DAILY;BYHOUR=1,2;BYMINUTE=0,15,45        | 2027-01-01       | Australia/Lord_Howe | 2027-04-01 2027-04-06             | run_after twice
+FREQ=DAILY;BYHOUR=2;BYMINUTE=10,40            | 2027-01-01       | Australia/Lord_Howe | 2027-09-30 2027-10-06             | skip once
+FREQ=HOURLY;INTERVAL=1;BYMINUTE=15,45         | 2027-01-01       | Australia/Lord_Howe | 2027-04-02 2027-04-05             | run_after once
+FREQ=MINUTELY;INTERVAL=20                     | 2027-01-01T00:05 | Europe/Berlin       | 2027-03-27T22:00 2027-03-28T05:00 | run_after once
+FREQ=MINUTELY;INTERVAL=25                     | 2027-01-01T00:05 | America/Santiago    | 2027-04-02 2027-04-05             | run_after once
+FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1 | 2027-01-01T17:00 | Europe/Berlin       | 2027-01-01 2029-01-01             | run_after once
+FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;WKST=SU       | 2027-01-05T09:00 | Asia/Kolkata        | 2027-01-01 2029-06-01             | run_after once
+FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29           | 2027-01-01T06:00 | UTC                 | 2027-01-01 2045-01-01             | run_after once
+FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=14           | 2027-01-01T23:59 | America/Santiago    | 2026-12-01 2029-01-01             | run_after once
+FREQ=DAILY;UNTIL=20270405T000000              | 2027-03-20T02:30 | Europe/Berlin       | 2027-03-01 2027-05-01             | skip once
+"""
+CASES = [(rule, datetime.fromisoformat(dtstart), zone, *span.split(), *dst.split())
+         for rule, dtstart, zone, span, dst in table_rows(TABLE, 5)]
 
 
 @pytest.mark.parametrize(("rule", "dtstart", "zone", "lo", "hi", "gap", "fold"), CASES)

@@ -306,25 +306,18 @@ class TestDst:
         assert all(w.field == "trigger.cron" and w.line == 4 for w in report.warnings)
         return [w.message for w in report.warnings]
 
-    def test_gap_run_after(self) -> None:
-        assert self.messages("30 2 * * *") == [
-            "on 2027-03-14 02:30 does not exist in America/New_York; it fires at 03:00 EDT "
-            "(dst.gap: run_after)"]
+    GAP = "on 2027-03-14 02:30 does not exist in America/New_York; "
+    FOLD = "on 2027-11-07 01:30 happens twice; "
 
-    def test_gap_skip(self) -> None:
-        assert self.messages("30 2 * * *", "  dst: {gap: skip}\n") == [
-            "on 2027-03-14 02:30 does not exist in America/New_York; it is skipped that day "
-            "(dst.gap: skip)"]
-
-    def test_fold_once(self) -> None:
-        assert self.messages("30 1 * * *") == [
-            "on 2027-11-07 01:30 happens twice; it fires once, in the first pass (01:30 EDT) "
-            "(dst.fold: once)"]
-
-    def test_fold_twice(self) -> None:
-        assert self.messages("30 1 * * *", "  dst: {fold: twice}\n") == [
-            "on 2027-11-07 01:30 happens twice; it fires in both passes (01:30 EDT and 01:30 "
-            "EST) (dst.fold: twice)"]
+    @pytest.mark.parametrize(("cron", "extra", "message"), [
+        ("30 2 * * *", "", GAP + "it fires at 03:00 EDT (dst.gap: run_after)"),
+        ("30 2 * * *", "  dst: {gap: skip}\n", GAP + "it is skipped that day (dst.gap: skip)"),
+        ("30 1 * * *", "", FOLD + "it fires once, in the first pass (01:30 EDT) (dst.fold: once)"),
+        ("30 1 * * *", "  dst: {fold: twice}\n",
+         FOLD + "it fires in both passes (01:30 EDT and 01:30 EST) (dst.fold: twice)"),
+    ], ids=["gap-run_after", "gap-skip", "fold-once", "fold-twice"])
+    def test_one_time_in_one_change(self, cron: str, extra: str, message: str) -> None:
+        assert self.messages(cron, extra) == [message]
 
     def test_several_times_in_one_change(self) -> None:
         assert self.messages("0,30 1 * * *", "  dst: {fold: twice}\n") == [
