@@ -21,6 +21,7 @@ from clockwf.launcher import (
     launch,
     manual_run,
     new_event_id,
+    provenance,
     time_run,
 )
 from clockwf.lifecycle import current_definition, load_definition
@@ -231,8 +232,8 @@ def list_runs(store: Store, *, workflow_id: str | None = None, trigger: str | No
 
 
 def metadata(run: Row) -> dict[str, Any]:
-    raw = run.get("metadata")
-    return json.loads(raw) if isinstance(raw, str) and raw else {}
+    """The run's provenance, whole (:func:`clockwf.launcher.provenance`)."""
+    return provenance(run)
 
 
 def run_json(run: Row) -> dict[str, Any]:

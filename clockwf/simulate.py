@@ -9,7 +9,6 @@ and finished in the store the way the executor would), so overlap policies act a
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from clockwf.errors import InvalidInput
+from clockwf.launcher import provenance
 from clockwf.lifecycle import publish
 from clockwf.scheduler import tick
 from clockwf.store import open_store
@@ -170,7 +170,7 @@ def _collect(store: Any, result: Simulation, report: Any, zone: Any,
             runs[run_id] = tx.get_run(run_id)
     for entry in report.launched:
         run = runs[entry["run_id"]]
-        meta = json.loads(run["metadata"])
+        meta = provenance(run)
         result.occurrences.append(SimulatedOccurrence(
             run["scheduled_for"].astimezone(zone), "launched", None, report.now,
             entry["run_id"], bool(meta.get("catchup")),

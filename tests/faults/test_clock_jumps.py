@@ -21,6 +21,7 @@ import pytest
 from clockwf import lifecycle
 from clockwf.clock import FixedClock
 from clockwf.daemon import Daemon, DaemonOptions
+from clockwf.runs import metadata
 from clockwf.store import Store, open_store
 from clockwf.validate import validate_source
 
@@ -125,7 +126,7 @@ def test_clock_back_an_hour_launches_nothing_twice(store: Store,
     counted = keys(store)
     assert set(counted.values()) == {1}
     assert len(counted) == 3 * 6 + 1
-    assert all(not r["metadata"] or '"catchup":false' in r["metadata"] for r in runs(store))
+    assert all(metadata(r)["catchup"] is False for r in runs(store))
 
 
 def test_clock_back_an_hour_in_the_daemon_loop(store: Store,
@@ -174,12 +175,11 @@ def test_clock_forward_a_day_catches_up_by_policy(store: Store,
     launched = Counter(e["workflow_id"] for e in report.launched)
     assert launched == {"hourly-all": 24, "hourly-latest": 1, "once-latest": 1}
     by_key = {r["fire_key"]: r for r in runs(store)}
-    assert '"catchup":true' in by_key["recurring:hourly-latest:2030-06-02T01:00:00Z"]["metadata"]
+    assert metadata(by_key["recurring:hourly-latest:2030-06-02T01:00:00Z"])["catchup"] is True
     assert "recurring:hourly-latest:2030-06-01T23:00:00Z" not in by_key
-    assert all('"catchup":true' in by_key[f"recurring:hourly-all:{t}"]["metadata"]
+    assert all(metadata(by_key[f"recurring:hourly-all:{t}"])["catchup"] is True
                for t in ("2030-06-01T02:00:00Z", "2030-06-02T01:00:00Z"))
-    assert '"catchup":true' in by_key[
-        "schedule:once-latest:2030-06-01T09:30:00Z"]["metadata"]
+    assert metadata(by_key["schedule:once-latest:2030-06-01T09:30:00Z"])["catchup"] is True
     # Not launched, each recorded with its reason.
     assert [(s["reason"], s["occurrences"]) for s in skips(store, "hourly-latest")] == [
         ("coalesced", 23)]

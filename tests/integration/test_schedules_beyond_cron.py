@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from clockwf import runs
 from clockwf.launcher import run_payload
+from clockwf.runs import metadata
 from clockwf.scheduler import tick
 from clockwf.store import Store
 from tests.triggers import berlin_business_days
@@ -132,7 +133,7 @@ def test_catch_up_latest_sees_moved_occurrences(store: Store) -> None:
     report = tick(store, utc("2027-05-04T10:00:00Z"))
     assert [(e["fire_key"], e["scheduled_for"]) for e in report.launched] == [
         ("recurring:monthly:2027-05-01T07:00:00Z", "2027-05-03T09:00:00+02:00")]
-    meta = json.loads(runs_of(store, "monthly")[0]["metadata"])
+    meta = metadata(runs_of(store, "monthly")[0])
     assert meta["catchup"] is True and meta["moved_from"] == "2027-05-01T09:00:00+02:00"
     row = schedule_row(store, "monthly")
     assert row["next_nominal_at"] == utc("2027-06-01T07:00:00Z")

@@ -11,6 +11,7 @@ import pytest
 from clockwf import lifecycle, monitor, runs
 from clockwf.errors import DefinitionInvalid, InvalidInput, NotFound
 from clockwf.launcher import run_payload
+from clockwf.runs import metadata
 from clockwf.scheduler import tick
 from clockwf.store import Store
 from clockwf.validate import validate_source
@@ -149,7 +150,7 @@ def test_backfill_launches_only_missing_occurrences(store: Store) -> None:
     again = runs.backfill(store, "job", utc("2027-01-10T00:00:00Z"),
                           utc("2027-01-12T23:00:00Z"), utc("2027-01-13T00:00:00Z"))
     assert again.launched == [] and len(again.existing) == 3
-    backfilled = [r for r in runs_of(store) if json.loads(r["metadata"])["backfill"]]
+    backfilled = [r for r in runs_of(store) if metadata(r)["backfill"]]
     assert len(backfilled) == 2
     assert all(json.loads(run_payload(r))["backfill"] for r in backfilled)
     # The tick never relaunches what a backfill launched.

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from clockwf.launcher import run_payload
+from clockwf.runs import metadata
 from clockwf.store import Store
 from tests.tables import table_rows
 
@@ -93,7 +94,7 @@ def test_gap_shifted_run_carries_its_dst_provenance(store: Store) -> None:
     drive(store, utc("2027-03-13T12:00:00Z"), utc("2027-03-14T12:00:00Z"))
     with store.read() as tx:
         (run,) = tx.list_runs()
-    meta = json.loads(run["metadata"])
+    meta = metadata(run)
     payload = json.loads(run_payload(run))
     assert meta["dst"] == "gap_shifted"
     assert "02:30 does not exist" in meta["dst_note"]

@@ -1,8 +1,9 @@
-"""A time-triggered run's provenance (docs/design.md §3.2): what time_run stores is, byte for
-byte, the compact JSON of time_provenance(), the document's definition, although time_run
-writes it from cached pieces. Over every kind of occurrence the planner makes: DST gaps and
-folds either way, jitter, one-time schedules in fixed offsets, rrule and every triggers,
-calendar moves and merges, catch-up and backfill flags, and daemon names JSON must escape."""
+"""A time-triggered run's provenance (docs/design.md §3.2): time_run stores it lean (no key
+its columns say again, no key at its default), and provenance() reads back exactly
+time_provenance(), the document's definition, key order included. Over every kind of occurrence
+the planner makes: DST gaps and folds either way, jitter, one-time schedules in fixed offsets,
+rrule and every triggers, calendar moves and merges, catch-up and backfill flags, and daemon
+names JSON must escape."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clockwf.launcher import time_provenance, time_run
+from clockwf.launcher import provenance, time_provenance, time_run
 from clockwf.schedule import Occurrence, ScheduleSpec, first_after, following
 from clockwf.validate import validate_source
 
@@ -45,12 +46,22 @@ def occurrences(spec: ScheduleSpec, limit: int = 400) -> list[Occurrence]:
     return out
 
 
+DERIVED = {"scheduled_for_utc", "due_at", "launch_lag_ms", "jitter_ms"}
+
+
 def assert_same(spec: ScheduleSpec, occ: Occurrence, **flags: object) -> None:
-    now = occ.due + timedelta(milliseconds=1234)
-    stored = time_run(spec, 3, occ, now=now, **flags).metadata  # type: ignore[arg-type]
+    now = occ.due + timedelta(milliseconds=1234, microseconds=567)
+    run = time_run(spec, 3, occ, now=now, **flags)  # type: ignore[arg-type]
     defined = time_provenance(spec, occ, now=now, **flags)  # type: ignore[arg-type]
-    assert stored == json.dumps(defined, separators=(",", ":"), ensure_ascii=False)
-    assert list(json.loads(stored)) == list(defined)   # the key order too
+    stored = json.loads(run.metadata)
+    assert not DERIVED & set(stored)
+    assert all(defined[key] == value for key, value in stored.items())
+    assert run.metadata == json.dumps(stored, separators=(",", ":"), ensure_ascii=False)
+    row = run._asdict()    # the columns the run is stored with
+    read = provenance(row)
+    assert read == defined
+    assert list(read) == list(defined)   # the key order too
+    assert json.dumps(read) == json.dumps(defined)
 
 
 @settings(max_examples=60, deadline=None)
@@ -114,3 +125,29 @@ def test_one_time_rrule_every_and_calendar_provenance() -> None:
             for catchup, backfill in ((False, False), (True, False), (False, True)):
                 assert_same(spec, occ, catchup=catchup, backfill=backfill, instance="host:1")
     assert {"moved", "merged"} <= seen_cal
+
+
+def test_a_provenance_stored_whole_reads_back_as_stored() -> None:
+    """Runs created before the lean form keep their document; manual and event runs too."""
+    spec = spec_of('type: recurring\ncron: "30 2 * * *"\ntimezone: Europe/Berlin')
+    occ = occurrences(spec)[0]
+    now = occ.due + timedelta(seconds=2)
+    whole = time_provenance(spec, occ, now=now, catchup=True)
+    row = {**time_run(spec, 1, occ, now=now, catchup=True)._asdict(),
+           "metadata": json.dumps(whole)}
+    assert provenance(row) == whole
+    manual = {"trigger_type": "manual", "metadata": '{"label":"manual","key":"k"}'}
+    assert provenance(manual) == {"label": "manual", "key": "k"}
+    assert provenance({"trigger_type": "event", "metadata": ""}) == {}
+
+
+def test_the_stored_form_is_lean() -> None:
+    spec = spec_of('type: recurring\ncron: "0 9 * * MON-FRI"\ntimezone: America/New_York')
+    occ = occurrences(spec)[0]
+    run = time_run(spec, 1, occ, now=occ.due, catchup=False)
+    assert json.loads(run.metadata) == {"label": "recurring 0 9 * * MON-FRI America/New_York",
+                                        "cron": "0 9 * * MON-FRI",
+                                        "timezone": "America/New_York",
+                                        "scheduled_for": "2027-03-01T09:00:00-05:00"}
+    whole = time_provenance(spec, occ, now=occ.due, catchup=False)
+    assert len(run.metadata) * 2 < len(json.dumps(whole, separators=(",", ":")))
