@@ -39,8 +39,8 @@ from clockwf.launcher import time_run
 from clockwf.schedule import ScheduleSpec, first_after
 from clockwf.store import open_store
 from clockwf.store.base import NewRun, ScheduleAdvance
-from clockwf.store.manager import RUN_COLUMNS, run_values
 from clockwf.store.sqlite import utc_text
+from clockwf.store.tx_base import RUN_COLUMNS, run_values
 
 DUE = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)    # a Monday: every expression of the mix fires
 MIX = (("0 9 * * *", "UTC"), ("0 * * * *", "UTC"), ("*/5 * * * *", "UTC"),

@@ -690,8 +690,14 @@ def _walk(spec: ScheduleSpec, first: Occurrence, now: datetime) -> Plan:
     result.next = occ
     # The scan stopped at MAX_SCAN with more due after it: the latest is yet to be seen.
     cut_short = occ is not None and occ.due <= now and scanned >= MAX_SCAN
+    _apply_catchup(result, policy, due, [now - o.due <= grace for o in due], cut_short)
+    return result
 
-    on_time = [now - o.due <= grace for o in due]
+
+def _apply_catchup(result: Plan, policy: str, due: list[Occurrence], on_time: list[bool],
+                   cut_short: bool) -> None:
+    """The catch-up policy (docs/design.md §6.2) over the firing occurrences due, in order:
+    which launch (and which of them as a catch-up) and which are recorded as skipped."""
     if policy == "none":
         for o, timely in zip(due, on_time, strict=True):
             if timely:
@@ -720,7 +726,6 @@ def _walk(spec: ScheduleSpec, first: Occurrence, now: datetime) -> Plan:
     else:
         for o, timely in zip(due, on_time, strict=True):
             result.launches.append((o, not timely))
-    return result
 
 
 def _plan_one_time(spec: ScheduleSpec, occ: Occurrence, now: datetime) -> Plan:

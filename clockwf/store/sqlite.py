@@ -26,7 +26,8 @@ from typing import Any
 from clockwf.errors import StoreError, StoreUnavailable
 from clockwf.store.base import MigrationStatus, NewRun, Row, Store
 from clockwf.store.common import Connector, Migrator, env_number, load_queries
-from clockwf.store.manager import RUN_COLUMNS, Tx, by_fire_key, run_values
+from clockwf.store.manager import Tx
+from clockwf.store.tx_base import RUN_COLUMNS, by_fire_key, run_values
 
 BUSY_TIMEOUT_ENV = "CLOCKWF_BUSY_TIMEOUT_MS"
 DEFAULT_BUSY_TIMEOUT_MS = 5000
