@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import textwrap
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,20 +17,14 @@ from clockwf.calendar import BusinessCalendar
 from clockwf.models import Definition
 from clockwf.schedule import Occurrence, ScheduleSpec, first_after, following
 from clockwf.validate import validate_path, validate_source
+from tests import triggers
 from tests.triggers import berlin_business_days
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
 
 def spec_of(trigger: str) -> ScheduleSpec:
-    text = "id: job\ntrigger:\n" + textwrap.indent(textwrap.dedent(trigger).strip(), "  ") + \
-        "\nsteps:\n  - run: 'true'\n"
-    report = validate_source(text, "job.yaml", NOW)
-    assert report.ok, [str(e) for e in report.errors]
-    assert report.definition is not None
-    spec = ScheduleSpec.from_definition(report.definition)
-    assert spec is not None
-    return spec
+    return triggers.spec_of(trigger, NOW)
 
 
 def walk(spec: ScheduleSpec, after: datetime, until: datetime) -> list[Occurrence]:

@@ -8,7 +8,6 @@ names JSON must escape."""
 from __future__ import annotations
 
 import json
-import textwrap
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -16,7 +15,7 @@ from hypothesis import strategies as st
 
 from clockwf.launcher import provenance, time_provenance, time_run
 from clockwf.schedule import Occurrence, ScheduleSpec, first_after, following
-from clockwf.validate import validate_source
+from tests import triggers
 
 SPAN_START = datetime(2027, 3, 1, tzinfo=UTC)
 SPAN_END = datetime(2027, 11, 30, tzinfo=UTC)
@@ -27,14 +26,7 @@ CRONS = ["30 2 * * *", "0,30 1-3 * * *", "*/20 * * * 0", "15 0 1 * *", "0 12 * *
 
 
 def spec_of(trigger: str) -> ScheduleSpec:
-    text = "id: job-1\ntrigger:\n" + textwrap.indent(textwrap.dedent(trigger).strip(), "  ") + \
-        "\nsteps:\n  - run: 'true'\n"
-    report = validate_source(text, "job.yaml", SPAN_START)
-    assert report.ok, [str(e) for e in report.errors]
-    assert report.definition is not None
-    spec = ScheduleSpec.from_definition(report.definition)
-    assert spec is not None
-    return spec
+    return triggers.spec_of(trigger, SPAN_START)
 
 
 def occurrences(spec: ScheduleSpec, limit: int = 400) -> list[Occurrence]:
