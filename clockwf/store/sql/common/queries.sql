@@ -21,6 +21,25 @@ INSERT INTO clockwf_migrations (version, name, applied_at) VALUES (:version, :na
 -- name: get_workflow
 SELECT * FROM workflows WHERE namespace = :ns AND workflow_id = :workflow_id
 
+-- name: upsert_workflow
+INSERT INTO workflows (namespace, workflow_id, name, current_version, trigger_type, event_name,
+                       published_from, paused, created_at, updated_at)
+VALUES (:ns, :workflow_id, :name, :current_version, :trigger_type, :event_name,
+        :published_from, false, :now, :now)
+ON CONFLICT (namespace, workflow_id) DO UPDATE SET
+    name = excluded.name,
+    current_version = excluded.current_version,
+    trigger_type = excluded.trigger_type,
+    event_name = excluded.event_name,
+    published_from = excluded.published_from,
+    updated_at = excluded.updated_at
+
+-- name: workflows_for_event
+SELECT * FROM workflows
+WHERE namespace = :ns AND event_name = :event_name AND trigger_type = 'event'
+  AND NOT paused
+ORDER BY workflow_id
+
 -- name: set_workflow_paused
 UPDATE workflows
 SET paused = :paused, pause_note = :note, paused_at = :paused_at, updated_at = :now
@@ -221,6 +240,15 @@ ON CONFLICT (namespace, workflow_id) DO UPDATE SET
     pause_after_failures = excluded.pause_after_failures,
     overdue_at = excluded.overdue_at,
     updated_at = excluded.updated_at
+
+-- name: alerts_claim_overdue
+-- Each overdue workflow once: the statement that alerts it also clears overdue_at. Paused and
+-- deleted workflows are not overdue (resume starts the clock again).
+UPDATE workflow_health SET overdue_at = NULL, overdue = true, updated_at = :now
+WHERE namespace = :ns AND overdue_at IS NOT NULL AND overdue_at <= :now
+  AND EXISTS (SELECT 1 FROM workflows AS w WHERE w.namespace = workflow_health.namespace
+              AND w.workflow_id = workflow_health.workflow_id AND NOT w.paused)
+RETURNING *
 
 -- name: alerts_update_health
 UPDATE workflow_health

@@ -41,19 +41,6 @@ SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()
 SELECT pg_advisory_xact_lock(hashtext('clockwf.workflow'),
                              hashtext(%(ns)s::text || '/' || %(workflow_id)s::text))
 
--- name: upsert_workflow
-INSERT INTO workflows (namespace, workflow_id, name, current_version, trigger_type, event_name,
-                       published_from, paused, created_at, updated_at)
-VALUES (%(ns)s, %(workflow_id)s, %(name)s, %(current_version)s, %(trigger_type)s,
-        %(event_name)s, %(published_from)s, false, %(now)s, %(now)s)
-ON CONFLICT (namespace, workflow_id) DO UPDATE SET
-    name = excluded.name,
-    current_version = excluded.current_version,
-    trigger_type = excluded.trigger_type,
-    event_name = excluded.event_name,
-    published_from = excluded.published_from,
-    updated_at = excluded.updated_at
-
 -- ---------------------------------------------------------------------------------------------
 -- the workflows table, whole (clockwf list) or a page at a time (clockwf serve: search by id or
 -- name); API tokens
@@ -101,12 +88,6 @@ CROSS JOIN LATERAL (SELECT run_id, workflow_id, status FROM runs
                     WHERE namespace = %(ns)s AND workflow_id = w.id
                     ORDER BY run_id DESC LIMIT %(per)s) AS r
 ORDER BY r.workflow_id, r.run_id
-
--- name: workflows_for_event
-SELECT * FROM workflows
-WHERE namespace = %(ns)s AND event_name = %(event_name)s AND trigger_type = 'event'
-  AND NOT paused
-ORDER BY workflow_id
 
 -- ---------------------------------------------------------------------------------------------
 -- schedule state
@@ -361,15 +342,6 @@ SELECT EXISTS (SELECT 1 FROM workflow_health AS o
                  AND r.run_id > coalesce(h.slow_run_id, 0)
                  AND r.started_at + make_interval(secs => h.finish_within_s)
                      <= %(now)s) AS due
-
--- name: alerts_claim_overdue
--- Each overdue workflow once: the statement that alerts it also clears overdue_at. Paused and
--- deleted workflows are not overdue (resume starts the clock again).
-UPDATE workflow_health SET overdue_at = NULL, overdue = true, updated_at = %(now)s
-WHERE namespace = %(ns)s AND overdue_at IS NOT NULL AND overdue_at <= %(now)s
-  AND EXISTS (SELECT 1 FROM workflows AS w WHERE w.namespace = workflow_health.namespace
-              AND w.workflow_id = workflow_health.workflow_id AND NOT w.paused)
-RETURNING *
 
 -- name: alerts_slow_runs
 SELECT r.run_id, r.workflow_id, r.fire_key, r.started_at, h.finish_within_s

@@ -30,19 +30,6 @@ SELECT name FROM sqlite_master WHERE type = 'table'
 -- Nothing to do: BEGIN IMMEDIATE already holds the database's write lock.
 SELECT :workflow_id AS workflow_id
 
--- name: upsert_workflow
-INSERT INTO workflows (namespace, workflow_id, name, current_version, trigger_type, event_name,
-                       published_from, paused, created_at, updated_at)
-VALUES (:ns, :workflow_id, :name, :current_version, :trigger_type, :event_name,
-        :published_from, 0, :now, :now)
-ON CONFLICT (namespace, workflow_id) DO UPDATE SET
-    name = excluded.name,
-    current_version = excluded.current_version,
-    trigger_type = excluded.trigger_type,
-    event_name = excluded.event_name,
-    published_from = excluded.published_from,
-    updated_at = excluded.updated_at
-
 -- ---------------------------------------------------------------------------------------------
 -- the workflows table, whole (clockwf list) or a page at a time (clockwf serve: search by id or
 -- name); API tokens
@@ -92,11 +79,6 @@ JOIN runs AS r ON r.run_id IN (SELECT run_id FROM runs INDEXED BY runs_by_workfl
                                WHERE namespace = :ns AND workflow_id = w.value
                                ORDER BY run_id DESC LIMIT :per)
 ORDER BY r.workflow_id, r.run_id
-
--- name: workflows_for_event
-SELECT * FROM workflows
-WHERE namespace = :ns AND event_name = :event_name AND trigger_type = 'event' AND paused = 0
-ORDER BY workflow_id
 
 -- ---------------------------------------------------------------------------------------------
 -- schedule state
@@ -333,15 +315,6 @@ SELECT EXISTS (SELECT 1 FROM workflow_health AS o INDEXED BY workflow_health_ove
                  AND r.run_id > coalesce(h.slow_run_id, 0)
                  AND julianday(r.started_at) + h.finish_within_s / 86400.0
                      <= julianday(:now)) AS due
-
--- name: alerts_claim_overdue
--- Each overdue workflow once: the statement that alerts it also clears overdue_at. Paused and
--- deleted workflows are not overdue (resume starts the clock again).
-UPDATE workflow_health SET overdue_at = NULL, overdue = 1, updated_at = :now
-WHERE namespace = :ns AND overdue_at IS NOT NULL AND overdue_at <= :now
-  AND EXISTS (SELECT 1 FROM workflows AS w WHERE w.namespace = workflow_health.namespace
-              AND w.workflow_id = workflow_health.workflow_id AND NOT w.paused)
-RETURNING *
 
 -- name: alerts_slow_runs
 SELECT r.run_id, r.workflow_id, r.fire_key, r.started_at, h.finish_within_s
