@@ -28,9 +28,8 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-class LogFormat(StrEnum):
-    human = "human"
-    json = "json"
+# --log-format offers the same two choices as --format.
+LogFormat = OutputFormat
 
 
 FormatOpt = Annotated[

@@ -29,6 +29,7 @@ from clockwf.timeutil import iso, iso_utc, parse_duration, parse_instant, zone_o
 
 PAYLOAD_HELP = (f"JSON payload; @FILE reads it from a file, - from standard input. At most "
                 f"{PAYLOAD_LIMIT // 1024} KiB as compact JSON.")
+PayloadOpt = Annotated[str | None, typer.Option("--payload", help=PAYLOAD_HELP)]
 
 
 def _duration(text: str, option: str) -> float:
@@ -135,7 +136,7 @@ def daemon(
 @app.command()
 def run(
     workflow_id: Annotated[str, typer.Argument(metavar="ID")],
-    payload: Annotated[str | None, typer.Option("--payload", help=PAYLOAD_HELP)] = None,
+    payload: PayloadOpt = None,
     key: Annotated[str | None, typer.Option(
         "--key", help="Idempotency key: a second run with the same key starts nothing.")] = None,
     wait: Annotated[bool, typer.Option(
@@ -176,7 +177,7 @@ def _stream(line: str) -> None:
 @app.command()
 def emit(
     event: Annotated[str, typer.Argument(metavar="EVENT")],
-    payload: Annotated[str | None, typer.Option("--payload", help=PAYLOAD_HELP)] = None,
+    payload: PayloadOpt = None,
     event_id: Annotated[str | None, typer.Option(
         "--id", help="Event id: emitting the same id again starts nothing.")] = None,
     db: DbOpt = None, namespace: NamespaceOpt = "default", now: NowOpt = None,
