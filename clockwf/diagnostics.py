@@ -224,62 +224,77 @@ class ErrorMapper(Locator):
         ctx = error.get("ctx") or {}
         value = error.get("input")
         if kind == "value_error" and isinstance(ctx.get("error"), FieldProblem):
-            problem: FieldProblem = ctx["error"]
-            if problem.missing:
-                return self.at(problem.message, loc.path, key=True,
-                               field=loc.path + tuple(problem.loc))
-            char = (value, problem.offset) if problem.offset is not None and not problem.loc \
-                and isinstance(value, str) else None
-            return self.at(problem.message, loc.path + tuple(problem.loc), char=char)
+            return self._field_problem(ctx["error"], loc, value)
         if kind == "extra_forbidden":
-            name = loc.path[-1]
-            valid = list(loc.parent_type.model_fields) if _is_model(loc.parent_type) else []
-            message = f"unknown key {name!r}"
-            if valid:
-                message += f" (valid keys: {', '.join(valid)}{_close(name, valid)})"
-            return self.at(message, loc.path, key=True)
+            return self.at(self._unknown_key(loc), loc.path, key=True)
         if kind == "missing":
             return self.at(self.missing(loc), loc.path[:-1], key=True, field=loc.path)
         if kind == "union_tag_invalid":
-            tags = _union_tags(loc.type)
-            message = f"trigger type must be one of {', '.join(tags)}; got {ctx.get('tag')!r}"
-            if ctx.get("tag") == "manual":
-                message += " (leave trigger out for a workflow that is started only by hand)"
-            else:
-                message += _close(ctx.get("tag"), tags)
-            return self.at(message, (*loc.path, "type"))
+            return self.at(self._bad_trigger_type(loc, ctx), (*loc.path, "type"))
         if kind == "union_tag_not_found":
             tags = _union_tags(loc.type)
             return self.at(f"missing required field 'type' (trigger type must be one of "
                            f"{', '.join(tags)})", loc.path, key=True, field=(*loc.path, "type"))
-        if kind == "literal_error":
-            options = [str(v) for v in _literal_values(loc.type)]
-            message = f"must be one of {', '.join(options)}; got {value!r}{_close(value, options)}"
-            return self.at(message, loc.path)
         if kind in _EXPECTED:
             return self.at(self.wrong_type(_EXPECTED[kind], value, loc), loc.path,
                            key=loc.dict_key)
+        return self.at(self._bad_value(error, loc, ctx, value), loc.path)
+
+    def _field_problem(self, problem: FieldProblem, loc: _Loc, value: Any) -> Diagnostic:
+        """A model's own check failed: at the field it names, or at one character of the
+        value."""
+        if problem.missing:
+            return self.at(problem.message, loc.path, key=True,
+                           field=loc.path + tuple(problem.loc))
+        char = (value, problem.offset) if problem.offset is not None and not problem.loc \
+            and isinstance(value, str) else None
+        return self.at(problem.message, loc.path + tuple(problem.loc), char=char)
+
+    @staticmethod
+    def _unknown_key(loc: _Loc) -> str:
+        name = loc.path[-1]
+        valid = list(loc.parent_type.model_fields) if _is_model(loc.parent_type) else []
+        message = f"unknown key {name!r}"
+        if valid:
+            message += f" (valid keys: {', '.join(valid)}{_close(name, valid)})"
+        return message
+
+    @staticmethod
+    def _bad_trigger_type(loc: _Loc, ctx: dict[str, Any]) -> str:
+        tags = _union_tags(loc.type)
+        message = f"trigger type must be one of {', '.join(tags)}; got {ctx.get('tag')!r}"
+        if ctx.get("tag") == "manual":
+            message += " (leave trigger out for a workflow that is started only by hand)"
+        else:
+            message += _close(ctx.get("tag"), tags)
+        return message
+
+    @staticmethod
+    def _bad_value(error: ErrorDetails, loc: _Loc, ctx: dict[str, Any], value: Any) -> str:
+        """The message of a value outside what its field allows (a literal, a pattern, a
+        length, a bound), or pydantic's own."""
+        kind = error["type"]
+        if kind == "literal_error":
+            options = [str(v) for v in _literal_values(loc.type)]
+            return f"must be one of {', '.join(options)}; got {value!r}{_close(value, options)}"
         if kind == "string_pattern_mismatch":
             pattern = str(ctx.get("pattern"))
             what = _PATTERNS.get(pattern, f"match {pattern}")
-            return self.at(f"must be {what}; got {value!r}", loc.path)
+            return f"must be {what}; got {value!r}"
         if kind == "too_short":
             least = ctx.get("min_length", 1)
             if loc.path == ("steps",):
-                message = "a workflow needs at least one step (a list of run: or http: steps)"
-            else:
-                message = f"needs at least {least} item{'s' if least != 1 else ''}"
-            return self.at(message, loc.path)
+                return "a workflow needs at least one step (a list of run: or http: steps)"
+            return f"needs at least {least} item{'s' if least != 1 else ''}"
         if kind == "string_too_short":
-            return self.at("must not be empty", loc.path)
+            return "must not be empty"
         if kind in ("greater_than_equal", "greater_than"):
             bound = ctx.get("ge", ctx.get("gt"))
-            return self.at(f"must be at least {bound}; got {value!r}", loc.path)
+            return f"must be at least {bound}; got {value!r}"
         if kind in ("less_than_equal", "less_than"):
             bound = ctx.get("le", ctx.get("lt"))
-            return self.at(f"must be at most {bound}; got {value!r}", loc.path)
-        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-        return self.at(message, loc.path)
+            return f"must be at most {bound}; got {value!r}"
+        return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
 
     @staticmethod
     def missing(loc: _Loc) -> str:

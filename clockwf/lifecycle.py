@@ -206,6 +206,19 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime, source: str | None
     if report.past_run_at is not None:
         raise DefinitionInvalid([report.past_run_at],
                                 f"nothing was published:\n{report.past_run_at}")
+    version = _insert_version(tx, report, definition, now, source)
+    paused = bool(workflow and workflow["paused"])
+    next_fire = _place_schedule(tx, spec, wid, version, paused, now, report.path)
+    return Published(wid, version, "published", definition.trigger_type, next_fire, zone,
+                     report.path), workflow
+
+
+def _insert_version(tx: Tx, report: FileReport, definition: Definition, now: datetime,
+                    source: str | None) -> int:
+    """``definition`` stored as the workflow's next version and made its current one (the
+    workflow row is created on its first publish); the new version's number."""
+    assert report.content_hash is not None
+    wid = definition.id
     version = (tx.max_version(wid) or 0) + 1
     tx.insert_version(workflow_id=wid, version=version, content_hash=report.content_hash,
                       definition=definition_json(definition), source=report.source or "",
@@ -215,50 +228,62 @@ def _publish_one(tx: Tx, report: FileReport, now: datetime, source: str | None
                        trigger_type=definition.trigger_type, event_name=event, now=now,
                        published_from=source)
     notify_outbox.on_publish(tx, definition, now)
-    paused = bool(workflow and workflow["paused"])
+    return version
+
+
+def _place_schedule(tx: Tx, spec: ScheduleSpec | None, wid: str, version: int, paused: bool,
+                    now: datetime, path: str) -> datetime | None:
+    """The schedule of a newly published ``version``: dropped without a time trigger, kept at
+    its position when its instants are the same, else started anew; its next fire."""
     old = tx.get_schedule(wid, for_update=True)
-    next_fire: datetime | None = None
     if spec is None:
         if old is not None:
             tx.delete_schedule(wid)
-    elif old is not None and ScheduleSpec.from_row(old).same_trigger(spec):
+        return None
+    if old is not None and ScheduleSpec.from_row(old).same_trigger(spec):
         # Same instants: keep the schedule's position, take the new policy and version.
         row = dict(old)
         row.update(spec.row_fields())
         row.update(version=version, updated_at=now)
         tx.upsert_schedule(row)
-        next_fire = old["next_fire_at"]
-    else:
-        first = first_after(spec, now)
-        if first is None and spec.trigger_type == "schedule":
-            raise InvalidInput(f"{report.path}: {wid} has no occurrence after {now.isoformat()}"
-                               " (run_at must lie in the future)")
-        status, reason = "paused" if paused else "scheduled", None
-        launched = int(old.get("launched") or 0) if old else 0
-        if spec.max_runs is not None and launched >= spec.max_runs:
-            first, reason = None, f"completed: max_runs {spec.max_runs} reached"
-        elif first is None:   # end_at passed, or the rule has ended
-            reason = spec.completion_reason()
-        if first is None:
-            status = "completed"
-        row = spec.row_fields()
-        row.update(
-            version=version,
-            status=status,
-            status_reason=reason,
-            next_nominal_at=first.nominal if first else None,
-            next_kind=first.kind if first else None,
-            next_fire_at=first.due if first else None,
-            last_fire_key=old["last_fire_key"] if old else None,
-            last_fired_at=old["last_fired_at"] if old else None,
-            paused_at=now if paused else None,
-            created_at=old["created_at"] if old else now,
-            updated_at=now,
-        )
-        tx.upsert_schedule(row)
-        next_fire = first.due if first else None
-    return Published(wid, version, "published", definition.trigger_type, next_fire, zone,
-                     report.path), workflow
+        next_fire: datetime | None = old["next_fire_at"]
+        return next_fire
+    return _start_schedule(tx, spec, old, wid, version, paused, now, path)
+
+
+def _start_schedule(tx: Tx, spec: ScheduleSpec, old: Row | None, wid: str, version: int,
+                    paused: bool, now: datetime, path: str) -> datetime | None:
+    """A schedule starting at the first occurrence after ``now``, keeping ``old``'s last fire
+    and creation time; completed at once when there is none, or when ``old`` has launched
+    max_runs already. Its next fire."""
+    first = first_after(spec, now)
+    if first is None and spec.trigger_type == "schedule":
+        raise InvalidInput(f"{path}: {wid} has no occurrence after {now.isoformat()}"
+                           " (run_at must lie in the future)")
+    status, reason = "paused" if paused else "scheduled", None
+    launched = int(old.get("launched") or 0) if old else 0
+    if spec.max_runs is not None and launched >= spec.max_runs:
+        first, reason = None, f"completed: max_runs {spec.max_runs} reached"
+    elif first is None:   # end_at passed, or the rule has ended
+        reason = spec.completion_reason()
+    if first is None:
+        status = "completed"
+    row = spec.row_fields()
+    row.update(
+        version=version,
+        status=status,
+        status_reason=reason,
+        next_nominal_at=first.nominal if first else None,
+        next_kind=first.kind if first else None,
+        next_fire_at=first.due if first else None,
+        last_fire_key=old["last_fire_key"] if old else None,
+        last_fired_at=old["last_fired_at"] if old else None,
+        paused_at=now if paused else None,
+        created_at=old["created_at"] if old else now,
+        updated_at=now,
+    )
+    tx.upsert_schedule(row)
+    return first.due if first else None
 
 
 @dataclass(frozen=True)

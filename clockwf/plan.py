@@ -20,6 +20,7 @@ from clockwf.lifecycle import PRUNE_MODES, check_publishable, load_definition, p
 from clockwf.models import Definition
 from clockwf.schedule import ScheduleSpec, first_after, following
 from clockwf.store.base import Store
+from clockwf.store.manager import Tx
 from clockwf.timeutil import iso
 from clockwf.validate import FileReport
 
@@ -93,58 +94,61 @@ def plan(store: Store, reports: Sequence[FileReport], now: datetime, *,
         raise DefinitionInvalid(exc.diagnostics, "publish would refuse these files:\n" + "\n".join(
             str(d) for d in exc.diagnostics)) from None
     now = now.astimezone(UTC)
-    changes: list[Change] = []
     refused = None
     with store.read() as tx:
-        for report in reports:
-            new = report.definition
-            assert new is not None
-            wid = new.id
-            workflow = tx.get_workflow(wid)
-            if workflow is None:
-                changes.append(Change(wid, "new", report.path, fires_after=next_fires(new, now)
-                                      or None))
-                continue
-            version = int(workflow["current_version"])
-            row = tx.get_version(wid, version)
-            assert row is not None
-            stated = source if source is not None else workflow.get("published_from")
-            change = Change(wid, "unchanged", report.path, version)
-            changes.append(change)
-            comes_back = bool(source and workflow.get("paused")
-                              and workflow.get("pause_note") == prune_note(source))
-            if comes_back:
-                change.status = "changed"
-                change.notes.append("paused by an earlier prune of this source: publish "
-                                    "resumes it")
-            if row["content_hash"] == report.content_hash \
-                    and stated == row.get("published_from"):
-                continue
-            change.status = "changed"
-            if stated != row.get("published_from"):
-                change.notes.append(f"source: {row.get('published_from') or '(none)'} -> "
-                                    f"{stated}")
-            change.diff = _unified(row["source"], report.source or "",
-                                   f"{wid} (version {version} in the store)", report.path)
-            old = load_definition(row)
-            if not _same_trigger(old, new):
-                change.fires_before = next_fires(old, now)
-                change.fires_after = next_fires(new, now)
-            if workflow.get("paused") and not comes_back:
-                change.notes.append("paused: stays paused (clockwf resume)")
+        changes = [_change(tx, report, now, source) for report in reports]
         if prune is not None and source:
-            if prune not in PRUNE_MODES:
-                raise ValueError(prune)
-            owned = tx.workflows_from(source)
-            keep = {c.workflow_id for c in changes}
-            gone = [r for r in owned if r["workflow_id"] not in keep
-                    and (prune == "delete" or not r["paused"])]
-            for r in gone:
-                changes.append(Change(r["workflow_id"], "removed", notes=[
-                    "would be deleted (its runs are kept)" if prune == "delete"
-                    else "would be paused"]))
-            if len(gone) * 2 > len(owned):
-                refused = (f"the prune would remove {len(gone)} of the {len(owned)} workflows "
-                           f"published from {source}, more than half: publish refuses it "
-                           "without --yes")
+            removed, refused = _pruned(tx, {c.workflow_id for c in changes}, source, prune)
+            changes += removed
     return Plan(changes, refused)
+
+
+def _change(tx: Tx, report: FileReport, now: datetime, source: str | None) -> Change:
+    """What publishing ``report`` would do to its workflow (new, changed or unchanged)."""
+    new = report.definition
+    assert new is not None
+    wid = new.id
+    workflow = tx.get_workflow(wid)
+    if workflow is None:
+        return Change(wid, "new", report.path, fires_after=next_fires(new, now) or None)
+    version = int(workflow["current_version"])
+    row = tx.get_version(wid, version)
+    assert row is not None
+    stated = source if source is not None else workflow.get("published_from")
+    change = Change(wid, "unchanged", report.path, version)
+    comes_back = bool(source and workflow.get("paused")
+                      and workflow.get("pause_note") == prune_note(source))
+    if comes_back:
+        change.status = "changed"
+        change.notes.append("paused by an earlier prune of this source: publish resumes it")
+    if row["content_hash"] == report.content_hash and stated == row.get("published_from"):
+        return change
+    change.status = "changed"
+    if stated != row.get("published_from"):
+        change.notes.append(f"source: {row.get('published_from') or '(none)'} -> {stated}")
+    change.diff = _unified(row["source"], report.source or "",
+                           f"{wid} (version {version} in the store)", report.path)
+    old = load_definition(row)
+    if not _same_trigger(old, new):
+        change.fires_before = next_fires(old, now)
+        change.fires_after = next_fires(new, now)
+    if workflow.get("paused") and not comes_back:
+        change.notes.append("paused: stays paused (clockwf resume)")
+    return change
+
+
+def _pruned(tx: Tx, keep: set[str], source: str, prune: str) -> tuple[list[Change], str | None]:
+    """The workflows the prune would pause or delete (those ``source`` published that are not
+    in ``keep``), and why publish would refuse it (more than half of them) or None."""
+    if prune not in PRUNE_MODES:
+        raise ValueError(prune)
+    owned = tx.workflows_from(source)
+    gone = [r for r in owned if r["workflow_id"] not in keep
+            and (prune == "delete" or not r["paused"])]
+    note = "would be deleted (its runs are kept)" if prune == "delete" else "would be paused"
+    removed = [Change(r["workflow_id"], "removed", notes=[note]) for r in gone]
+    if len(gone) * 2 <= len(owned):
+        return removed, None
+    return removed, (f"the prune would remove {len(gone)} of the {len(owned)} workflows "
+                     f"published from {source}, more than half: publish refuses it "
+                     "without --yes")

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from clockwf.errors import InvalidInput, NotFound, PayloadTooLarge, Refused
 from clockwf.launcher import (
@@ -347,12 +347,7 @@ def explain(store: Store, workflow_id: str, at: datetime, now: datetime, *,
     occ = min(candidates, key=lambda o: (abs((o.nominal - at).total_seconds()),
                                          o.nominal))
     exact = occ.nominal == at
-    with store.read() as tx:
-        runs = tx.runs_by_fire_keys([occ.fire_key])
-        skips = tx.skips_between(workflow_id, occ.nominal, occ.nominal)
-        schedule = tx.get_schedule(workflow_id)
-        workflow = tx.get_workflow(workflow_id)
-        versions = tx.list_versions(workflow_id)
+    records = _records(store, workflow_id, occ)
     when = iso(occ.local)
     asked = iso(at.astimezone(occ.local.tzinfo))
     lead = "" if exact else (f"{asked} is not an occurrence of {workflow_id}; the nearest "
@@ -360,55 +355,93 @@ def explain(store: Store, workflow_id: str, at: datetime, now: datetime, *,
     if note:
         lead = f"{note}; the nearest occurrence is {when}. "
     result = Explanation(workflow_id, at, "no_record", "", occ, nearest=candidates)
+    _account_for(result, occ, records, now)
+    result.message = lead + result.message
+    if occ.note and occ.fires and result.outcome != "launched":
+        result.message += f" [{occ.note}]"
+    return result
+
+
+class _Records(NamedTuple):
+    """What the store holds about one occurrence of a workflow, read in one transaction."""
+
+    runs: list[Row]
+    skips: list[Row]
+    schedule: Row | None
+    workflow: Row | None
+    versions: list[Row]
+
+
+def _records(store: Store, workflow_id: str, occ: Occurrence) -> _Records:
+    with store.read() as tx:
+        return _Records(tx.runs_by_fire_keys([occ.fire_key]),
+                        tx.skips_between(workflow_id, occ.nominal, occ.nominal),
+                        tx.get_schedule(workflow_id), tx.get_workflow(workflow_id),
+                        tx.list_versions(workflow_id))
+
+
+def _account_for(result: Explanation, occ: Occurrence, records: _Records,
+                 now: datetime) -> None:
+    """``result``'s outcome, its run or skip, and its message (the lead still to come): what
+    the records say happened to ``occ``, or why none is there."""
+    when = iso(occ.local)
+    workflow, schedule = records.workflow, records.schedule
     if not occ.fires:
-        skip = next((s for s in skips if s["reason"] == occ.skip_reason), None)
+        skip = next((s for s in records.skips if s["reason"] == occ.skip_reason), None)
         result.outcome, result.skip = "skipped", skip
-        result.message = f"{lead}{occ.note or SKIP_REASON_TEXT[occ.skip_reason]}"
-    elif runs:
-        run = runs[0]
-        meta = metadata(run)
+        result.message = occ.note or SKIP_REASON_TEXT[occ.skip_reason]
+    elif records.runs:
+        run = records.runs[0]
         result.outcome, result.run = "launched", run
-        extras = []
-        if meta.get("catchup"):
-            extras.append("as a catch-up")
-        if meta.get("backfill"):
-            extras.append("by a backfill")
-        if occ.note:
-            extras.append(occ.note)
-        lag = meta.get("launch_lag_ms")
-        result.message = (f"{lead}{when} was launched as run {run['run_id']} "
-                          f"({run['status']}) at {iso_utc(run['created_at'])}"
-                          + (f", {lag} ms after it was due" if lag is not None else "")
-                          + ("; " + "; ".join(extras) if extras else ""))
-    elif skips:
-        skip = skips[0]
+        result.message = _launched(run, occ, when)
+    elif records.skips:
+        skip = records.skips[0]
         result.outcome, result.skip = "skipped", skip
         reason = skip.get("detail") or SKIP_REASON_TEXT.get(skip["reason"], skip["reason"])
-        result.message = f"{lead}{when} was not launched: {skip['reason']}: {reason}"
+        result.message = f"{when} was not launched: {skip['reason']}: {reason}"
     elif occ.nominal > now:
         result.outcome = "not_due"
-        result.message = f"{lead}{when} is in the future (now is {iso_utc(now)})"
+        result.message = f"{when} is in the future (now is {iso_utc(now)})"
     elif workflow is not None and workflow["paused"] and workflow.get("paused_at") \
             and occ.nominal >= workflow["paused_at"]:
         result.outcome = "skipped"
-        result.message = (f"{lead}{when} fell while the workflow is paused (since "
+        result.message = (f"{when} fell while the workflow is paused (since "
                           f"{iso_utc(workflow['paused_at'])}); it will not run")
     elif schedule is not None and schedule.get("next_nominal_at") is not None \
             and occ.nominal >= schedule["next_nominal_at"]:
         result.outcome = "pending"
-        result.message = (f"{lead}{when} is due but no daemon has processed it yet (the "
+        result.message = (f"{when} is due but no daemon has processed it yet (the "
                           f"schedule is waiting at {iso_utc(schedule['next_nominal_at'])})")
     else:
-        first = min((v["published_at"] for v in versions), default=None)
-        if first is not None and occ.nominal < first:
-            result.message = (f"{lead}{when} came before {workflow_id} was first published "
-                              f"({iso_utc(first)})")
-        else:
-            result.message = (f"{lead}no run or skip is recorded for {when} (its records may "
-                              "have been pruned, or the trigger changed since)")
-    if occ.note and occ.fires and result.outcome != "launched":
-        result.message += f" [{occ.note}]"
-    return result
+        result.message = _unrecorded(result.workflow_id, occ, records.versions, when)
+
+
+def _launched(run: Row, occ: Occurrence, when: str | None) -> str:
+    """The message of a launched occurrence: its run, status and launch time, its lag and how
+    it came to run (catch-up, backfill, the occurrence's note)."""
+    meta = metadata(run)
+    extras = []
+    if meta.get("catchup"):
+        extras.append("as a catch-up")
+    if meta.get("backfill"):
+        extras.append("by a backfill")
+    if occ.note:
+        extras.append(occ.note)
+    lag = meta.get("launch_lag_ms")
+    return (f"{when} was launched as run {run['run_id']} "
+            f"({run['status']}) at {iso_utc(run['created_at'])}"
+            + (f", {lag} ms after it was due" if lag is not None else "")
+            + ("; " + "; ".join(extras) if extras else ""))
+
+
+def _unrecorded(workflow_id: str, occ: Occurrence, versions: list[Row], when: str | None) -> str:
+    """Why a past occurrence has neither run nor skip: it came before the first publish, or
+    its records are gone."""
+    first = min((v["published_at"] for v in versions), default=None)
+    if first is not None and occ.nominal < first:
+        return f"{when} came before {workflow_id} was first published ({iso_utc(first)})"
+    return (f"no run or skip is recorded for {when} (its records may "
+            "have been pruned, or the trigger changed since)")
 
 
 def get_run(store: Store, run_id: int) -> tuple[Row, list[Row]]:

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -14,6 +14,9 @@ from clockwf import render
 from clockwf.cli.app import FormatOpt, NowOpt, OutputFormat, app
 from clockwf.clock import parse_now
 from clockwf.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from clockwf.crontab import CrontabImport, Finding
 
 import_app = typer.Typer(help="Turn existing schedules into clockwf definitions.",
                          no_args_is_help=True)
@@ -85,45 +88,67 @@ def crontab(
     text, name = _read(file)
     result = import_crontab(text, name, at, system=system, default_zone=timezone,
                             out_dir=out or ".")
-    refused = result.refused
-    if strict and refused:
-        for finding in refused:
-            render.error(finding.text(name))
-        render.error(f"nothing was written: {len(refused)} line(s) refused (--strict)")
-        raise typer.Exit(1)
-    written: dict[str, str] = {}
-    if out is not None:
-        try:
-            os.makedirs(out, exist_ok=True)
-            for item in result.workflows:
-                path = os.path.join(out, f"{item.workflow_id}.yaml")
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.write(item.yaml)
-                written[item.workflow_id] = path
-        except OSError as exc:
-            raise InvalidInput(f"{out}: cannot write: {exc.strerror or exc}") from None
+    if strict and result.refused:
+        _refuse(result.refused, name)
+    written = _write(result, out) if out is not None else {}
     if fmt is OutputFormat.json:
-        render.emit_json({
-            "source": name,
-            "workflows": [{"workflow_id": w.workflow_id, "line": w.job.line,
-                           "cron": w.job.schedule, "timezone": w.timezone,
-                           "user": w.job.user, "file": written.get(w.workflow_id),
-                           "definition": w.yaml} for w in result.workflows],
-            "findings": [f.as_json() for f in result.findings],
-        })
+        render.emit_json(_document(result, name, written))
     else:
-        for finding in result.findings:
-            if finding.severity == "refused":
-                render.warning(finding.text(name))
-            else:
-                render.note(finding.text(name))
-        if out is None:
-            for w in result.workflows:
-                render.text(f"# ---- {w.workflow_id}.yaml")
-                render.text(w.yaml.rstrip("\n"))
+        _show(result, name, out, written)
+
+
+def _refuse(refused: list[Finding], name: str) -> NoReturn:
+    """--strict: every refused line, then exit 1 having written nothing."""
+    for finding in refused:
+        render.error(finding.text(name))
+    render.error(f"nothing was written: {len(refused)} line(s) refused (--strict)")
+    raise typer.Exit(1)
+
+
+def _write(result: CrontabImport, out: str) -> dict[str, str]:
+    """Each imported definition as <id>.yaml in ``out`` (created if needed); the files written,
+    by workflow id."""
+    written: dict[str, str] = {}
+    try:
+        os.makedirs(out, exist_ok=True)
+        for item in result.workflows:
+            path = os.path.join(out, f"{item.workflow_id}.yaml")
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(item.yaml)
+            written[item.workflow_id] = path
+    except OSError as exc:
+        raise InvalidInput(f"{out}: cannot write: {exc.strerror or exc}") from None
+    return written
+
+
+def _document(result: CrontabImport, name: str, written: dict[str, str]) -> dict[str, Any]:
+    """The --format json answer: each workflow with its definition and file, and the findings."""
+    return {
+        "source": name,
+        "workflows": [{"workflow_id": w.workflow_id, "line": w.job.line,
+                       "cron": w.job.schedule, "timezone": w.timezone,
+                       "user": w.job.user, "file": written.get(w.workflow_id),
+                       "definition": w.yaml} for w in result.workflows],
+        "findings": [f.as_json() for f in result.findings],
+    }
+
+
+def _show(result: CrontabImport, name: str, out: str | None, written: dict[str, str]) -> None:
+    """The human answer: the findings, then the definitions (or, with --out, a table of the
+    files written) and a count."""
+    refused = result.refused
+    for finding in result.findings:
+        if finding.severity == "refused":
+            render.warning(finding.text(name))
         else:
-            render.table(None, ["line", "workflow", "file", "schedule", "timezone"],
-                         [(w.job.line, w.workflow_id, written[w.workflow_id], w.job.schedule,
-                           w.timezone) for w in result.workflows])
-        render.note(f"{len(result.workflows)} job(s) imported, {len(refused)} line(s) "
-                    "refused" + (" (listed above)" if refused else ""))
+            render.note(finding.text(name))
+    if out is None:
+        for w in result.workflows:
+            render.text(f"# ---- {w.workflow_id}.yaml")
+            render.text(w.yaml.rstrip("\n"))
+    else:
+        render.table(None, ["line", "workflow", "file", "schedule", "timezone"],
+                     [(w.job.line, w.workflow_id, written[w.workflow_id], w.job.schedule,
+                       w.timezone) for w in result.workflows])
+    render.note(f"{len(result.workflows)} job(s) imported, {len(refused)} line(s) "
+                "refused" + (" (listed above)" if refused else ""))

@@ -207,26 +207,8 @@ def run_shell(request: ShellRequest, control: StepControl, *, output_limit: int 
     tail = OutputTail(output_limit, on_line=safe_line(on_line), redact=redact)
     pipes = _Pipes(proc, request.stdin, tail)
     deadline = None if request.timeout is None else started + request.timeout
-    ending: tuple[str, str] | None = None
     try:
-        poll = 0.001
-        while proc.poll() is None:
-            ending = control.reason
-            if ending is None and deadline is not None and time.monotonic() >= deadline:
-                ending = (TIMED_OUT, f"timed out after {seconds_text(request.timeout or 0)}; "
-                                     "its process group was killed")
-            if ending is not None:
-                _terminate(proc, pipes, kill_grace)
-                break
-            pipes.pump(poll)
-            poll = min(poll * 2, POLL_MAX)
-        else:
-            # the shell is done: collect its output, then end what it left in its group
-            linger = time.monotonic() + _LINGER
-            while not pipes.eof and time.monotonic() < linger:
-                pipes.pump(linger - time.monotonic())
-            if group_alive(proc.pid):
-                _terminate(proc, pipes, kill_grace)
+        ending = _wait(proc, pipes, control, deadline, request.timeout, kill_grace)
         drain = time.monotonic() + _DRAIN_LIMIT
         while not pipes.eof and time.monotonic() < drain:  # a process outside the group may
             pipes.pump(drain - time.monotonic())            # hold the pipe: do not wait for it
@@ -244,7 +226,39 @@ def run_shell(request: ShellRequest, control: StepControl, *, output_limit: int 
     output = tail.text()
     if ending is not None:
         return StepOutcome(ending[0], duration, output=output, error=redact(ending[1]))
-    code = proc.returncode
+    return _exited(proc.returncode, duration, output)
+
+
+def _wait(proc: subprocess.Popen[bytes], pipes: _Pipes, control: StepControl,
+          deadline: float | None, timeout: float | None, kill_grace: float
+          ) -> tuple[str, str] | None:
+    """Pump the pipes until the shell exits, or until ``control`` or ``deadline`` ends the step:
+    then its group is terminated and the ending (status, message) returned. After a shell that
+    exited by itself (None), its output is collected and what it left in its group
+    terminated."""
+    poll = 0.001
+    while proc.poll() is None:
+        ending = control.reason
+        if ending is None and deadline is not None and time.monotonic() >= deadline:
+            ending = (TIMED_OUT, f"timed out after {seconds_text(timeout or 0)}; "
+                                 "its process group was killed")
+        if ending is not None:
+            _terminate(proc, pipes, kill_grace)
+            return ending
+        pipes.pump(poll)
+        poll = min(poll * 2, POLL_MAX)
+    # the shell is done: collect its output, then end what it left in its group
+    linger = time.monotonic() + _LINGER
+    while not pipes.eof and time.monotonic() < linger:
+        pipes.pump(linger - time.monotonic())
+    if group_alive(proc.pid):
+        _terminate(proc, pipes, kill_grace)
+    return None
+
+
+def _exited(code: int, duration: int, output: str | None) -> StepOutcome:
+    """The outcome of a shell that exited by itself with ``code`` (negative: the signal that
+    killed it)."""
     if code == 0:
         return StepOutcome(SUCCEEDED, duration, exit_code=0, output=output)
     if code > 0:
