@@ -141,40 +141,24 @@ def _explicit(rule: Any) -> dict[str, Any]:
     return out
 
 
-class RRuleSchedule:
-    """An RFC 5545 rule in a zone with the per-schedule DST choice."""
+class _RuleWalls:
+    """The local wall times of one rule, in order: read from dtstart by dateutil when the rule
+    has COUNT or BYWEEKNO, otherwise computed a block of periods at a time, each block from
+    its first period with the defaults dtstart supplied made explicit (see the module
+    docstring)."""
 
-    def __init__(self, rule_text: str, dtstart: datetime, timezone: str = "UTC", *,
-                 gap: GapChoice = "run_after", fold: FoldChoice = "once") -> None:
-        self.text = rule_text
+    def __init__(self, rule: Any, dtstart: datetime) -> None:
+        self.rule = rule
         self.dtstart = dtstart
-        self.timezone = timezone
-        self.zone = get_zone(timezone)
-        self.rules: ZoneRules = zone_rules(timezone)
-        self.rule = parse_rrule(rule_text, dtstart, timezone)
-        self.freq: int = self.rule._freq
-        self.fixed = self.freq < _HOURLY
-        self.gap = gap
-        self.fold = fold
-        self._count = self.rule._count
-        self._reanchor = self._count is None and not self.rule._original_rule.get(
-            "byweekno")
-        self._explicit = _explicit(self.rule)
-        wkst: int = self.rule._wkst
+        self.freq: int = rule._freq
+        self._reanchor = rule._count is None and not rule._original_rule.get("byweekno")
+        self._explicit = _explicit(rule)
+        wkst: int = rule._wkst
         self._week0 = dtstart.date() - timedelta(days=(dtstart.weekday() - wkst) % 7)
         self._unit0 = dtstart.replace(minute=0 if self.freq == _HOURLY else dtstart.minute,
                                       second=0, microsecond=0)
         self._blocks: dict[int, tuple[datetime, ...]] = {}
-        self._memo: dict[tuple[float, bool, bool], Fire | None] = {}
 
-    def __repr__(self) -> str:
-        return f"RRuleSchedule({self.text!r}, {self.dtstart.isoformat()!r}, {self.timezone!r})"
-
-    @property
-    def freq_name(self) -> str:
-        return FREQ_NAMES[self.freq]
-
-    # -- wall times ---------------------------------------------------------------------------
     def _index(self, wall: datetime) -> int:
         """How many rule periods (of INTERVAL frequency units) lie between the period of
         dtstart and the one holding ``wall`` (floor; negative before dtstart's)."""
@@ -245,6 +229,37 @@ class RRuleSchedule:
             if until is not None and block_end > until:
                 return
             b += 1
+
+
+class RRuleSchedule:
+    """An RFC 5545 rule in a zone with the per-schedule DST choice."""
+
+    def __init__(self, rule_text: str, dtstart: datetime, timezone: str = "UTC", *,
+                 gap: GapChoice = "run_after", fold: FoldChoice = "once") -> None:
+        self.text = rule_text
+        self.dtstart = dtstart
+        self.timezone = timezone
+        self.zone = get_zone(timezone)
+        self.rules: ZoneRules = zone_rules(timezone)
+        self.rule = parse_rrule(rule_text, dtstart, timezone)
+        self.freq: int = self.rule._freq
+        self.fixed = self.freq < _HOURLY
+        self.gap = gap
+        self.fold = fold
+        self._count = self.rule._count
+        self._walls = _RuleWalls(self.rule, dtstart)
+        self._memo: dict[tuple[float, bool, bool], Fire | None] = {}
+
+    def __repr__(self) -> str:
+        return f"RRuleSchedule({self.text!r}, {self.dtstart.isoformat()!r}, {self.timezone!r})"
+
+    @property
+    def freq_name(self) -> str:
+        return FREQ_NAMES[self.freq]
+
+    def walls_from(self, wall: datetime) -> Iterator[datetime]:
+        """The rule's local wall times at or after ``wall``, in order."""
+        return self._walls.walls_from(wall)
 
     # -- wall times to instants -----------------------------------------------------------------
     def _fires_of(self, wall: datetime) -> list[Fire]:
