@@ -141,40 +141,24 @@ def _explicit(rule: Any) -> dict[str, Any]:
     return out
 
 
-class RRuleSchedule:
-    """An RFC 5545 rule in a zone with the per-schedule DST choice."""
+class _RuleWalls:
+    """The local wall times of one rule, in order: read from dtstart by dateutil when the rule
+    has COUNT or BYWEEKNO, otherwise computed a block of periods at a time, each block from
+    its first period with the defaults dtstart supplied made explicit (see the module
+    docstring)."""
 
-    def __init__(self, rule_text: str, dtstart: datetime, timezone: str = "UTC", *,
-                 gap: GapChoice = "run_after", fold: FoldChoice = "once") -> None:
-        self.text = rule_text
+    def __init__(self, rule: Any, dtstart: datetime) -> None:
+        self.rule = rule
         self.dtstart = dtstart
-        self.timezone = timezone
-        self.zone = get_zone(timezone)
-        self.rules: ZoneRules = zone_rules(timezone)
-        self.rule = parse_rrule(rule_text, dtstart, timezone)
-        self.freq: int = self.rule._freq
-        self.fixed = self.freq < _HOURLY
-        self.gap = gap
-        self.fold = fold
-        self._count = self.rule._count
-        self._reanchor = self._count is None and not self.rule._original_rule.get(
-            "byweekno")
-        self._explicit = _explicit(self.rule)
-        wkst: int = self.rule._wkst
+        self.freq: int = rule._freq
+        self._reanchor = rule._count is None and not rule._original_rule.get("byweekno")
+        self._explicit = _explicit(rule)
+        wkst: int = rule._wkst
         self._week0 = dtstart.date() - timedelta(days=(dtstart.weekday() - wkst) % 7)
         self._unit0 = dtstart.replace(minute=0 if self.freq == _HOURLY else dtstart.minute,
                                       second=0, microsecond=0)
         self._blocks: dict[int, tuple[datetime, ...]] = {}
-        self._memo: dict[tuple[float, bool, bool], Fire | None] = {}
 
-    def __repr__(self) -> str:
-        return f"RRuleSchedule({self.text!r}, {self.dtstart.isoformat()!r}, {self.timezone!r})"
-
-    @property
-    def freq_name(self) -> str:
-        return FREQ_NAMES[self.freq]
-
-    # -- wall times ---------------------------------------------------------------------------
     def _index(self, wall: datetime) -> int:
         """How many rule periods (of INTERVAL frequency units) lie between the period of
         dtstart and the one holding ``wall`` (floor; negative before dtstart's)."""
@@ -245,6 +229,37 @@ class RRuleSchedule:
             if until is not None and block_end > until:
                 return
             b += 1
+
+
+class RRuleSchedule:
+    """An RFC 5545 rule in a zone with the per-schedule DST choice."""
+
+    def __init__(self, rule_text: str, dtstart: datetime, timezone: str = "UTC", *,
+                 gap: GapChoice = "run_after", fold: FoldChoice = "once") -> None:
+        self.text = rule_text
+        self.dtstart = dtstart
+        self.timezone = timezone
+        self.zone = get_zone(timezone)
+        self.rules: ZoneRules = zone_rules(timezone)
+        self.rule = parse_rrule(rule_text, dtstart, timezone)
+        self.freq: int = self.rule._freq
+        self.fixed = self.freq < _HOURLY
+        self.gap = gap
+        self.fold = fold
+        self._count = self.rule._count
+        self._walls = _RuleWalls(self.rule, dtstart)
+        self._memo: dict[tuple[float, bool, bool], Fire | None] = {}
+
+    def __repr__(self) -> str:
+        return f"RRuleSchedule({self.text!r}, {self.dtstart.isoformat()!r}, {self.timezone!r})"
+
+    @property
+    def freq_name(self) -> str:
+        return FREQ_NAMES[self.freq]
+
+    def walls_from(self, wall: datetime) -> Iterator[datetime]:
+        """The rule's local wall times at or after ``wall``, in order."""
+        return self._walls.walls_from(wall)
 
     # -- wall times to instants -----------------------------------------------------------------
     def _fires_of(self, wall: datetime) -> list[Fire]:
@@ -369,79 +384,9 @@ class RRuleSchedule:
 
     def never_fires(self) -> bool:
         """Whether no wall time falls within NEVER_FIRES_YEARS years of dtstart (the check
-        behind refusing a rule such as FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30).
-
-        dateutil walks an empty rule period by period up to the year 9999, which takes seconds
-        for a daily or finer rule; those are first probed through a YEARLY rule with the same
-        date filters (cheap), which has a date exactly when some day passes them."""
-        from dateutil.rrule import YEARLY, rrule
-
-        limit = self.dtstart + timedelta(days=366 * NEVER_FIRES_YEARS)
-        rule = self.rule
-        if rule._until is not None and rule._until < self.dtstart:
-            return True
-        if self._phase_never_fires():
-            return True
-        if self.freq > 1:
-            original = rule._original_rule
-            weekdays = original.get("byweekday")
-            plain = tuple(w for w in (weekdays or ()) if getattr(w, "n", None) is None)
-            probe: Any = rrule(YEARLY, dtstart=self.dtstart.replace(hour=0, minute=0, second=0),
-                          bymonth=original.get("bymonth"),
-                          bymonthday=original.get("bymonthday"),
-                          byyearday=original.get("byyearday"),
-                          byweekday=plain or None, byhour=0, byminute=0, bysecond=0)
-            if not (original.get("bymonthday") or original.get("byyearday") or plain) and \
-                    not original.get("bymonth"):
-                probe = None
-            if probe is not None:
-                first = next(iter(probe), None)
-                if first is None or first > limit:
-                    return True
-            setpos = original.get("bysetpos")
-            if setpos:
-                # Positions index the set of one period: past its size, nothing is chosen.
-                # The times of one period are those of the fields finer than the period: an
-                # HOURLY period has its minutes, a MINUTELY one a single second.
-                finer = {_HOURLY: (rule._byminute, rule._bysecond),
-                         _MINUTELY: (rule._bysecond,)}.get(
-                    self.freq, (rule._byhour, rule._byminute, rule._bysecond))
-                times = math.prod(len(field or (0,)) for field in finer)
-                size = times * (len(weekdays or (0,)) if self.freq == 2 else 1)
-                positions = setpos if isinstance(setpos, tuple | list) else (setpos,)
-                if all(abs(p) > size for p in positions):
-                    return True
-            return False
-        first_wall = next(iter(rule), None)
-        return first_wall is None or first_wall > limit
-
-    def _phase_never_fires(self) -> bool:
-        """INTERVAL can pin the weekday, hour or minute of every period (``FREQ=HOURLY;
-        INTERVAL=2;BYHOUR=3`` from an even hour, ``FREQ=DAILY;INTERVAL=7;BYDAY=TU`` from a
-        Monday), and dateutil would then walk empty periods up to the year 9999. Periods start
-        at ``x0 + k * step`` minutes into the week (naive wall time, as dateutil counts), so
-        the positions they reach are those congruent to ``x0`` modulo ``gcd(step, week)``: the
-        rule can fire only if one of them passes the weekday, hour and minute filters."""
-        freq = self.freq
-        if freq not in (_DAILY, _HOURLY, _MINUTELY):
-            return False
-        rule, start = self.rule, self.dtstart
-        days = set(rule._byweekday) if rule._byweekday else None
-        hours = set(rule._byhour) if freq >= _HOURLY and rule._byhour else None
-        minutes = set(rule._byminute) if freq == _MINUTELY and rule._byminute else None
-        if days is None and hours is None and minutes is None:
-            return False
-        unit = {_DAILY: 1440, _HOURLY: 60, _MINUTELY: 1}[freq]
-        x0 = start.weekday() * 1440 + (start.hour * 60 if freq >= _HOURLY else 0) + (
-            start.minute if freq == _MINUTELY else 0)
-        step = math.gcd(rule._interval * unit, _WEEK_MINUTES)
-        for position in range(x0 % step, _WEEK_MINUTES, step):
-            day, rest = divmod(position, 1440)
-            hour, minute = divmod(rest, 60)
-            if (days is None or day in days) and (hours is None or hour in hours) and (
-                    minutes is None or minute in minutes):
-                return False
-        return True
+        behind refusing a rule such as FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30); see
+        :func:`_never_fires`."""
+        return _never_fires(self.rule, self.dtstart)
 
     def last_wall(self) -> datetime | None:
         """The last wall time of a rule with COUNT or UNTIL (None: unbounded)."""
@@ -451,6 +396,92 @@ class RRuleSchedule:
         for last in self.rule:  # noqa: B007
             pass
         return last
+
+
+# -- rules that never fire -------------------------------------------------------------------------
+def _never_fires(rule: Any, dtstart: datetime) -> bool:
+    """Whether no wall time of ``rule`` falls within NEVER_FIRES_YEARS years of ``dtstart``.
+
+    dateutil walks an empty rule period by period up to the year 9999, which takes seconds
+    for a daily or finer rule; those are first probed through a YEARLY rule with the same
+    date filters (cheap), which has a date exactly when some day passes them."""
+    limit = dtstart + timedelta(days=366 * NEVER_FIRES_YEARS)
+    if rule._until is not None and rule._until < dtstart:
+        return True
+    if _phase_never_fires(rule, dtstart):
+        return True
+    if rule._freq > 1:
+        return _no_day_passes(rule, dtstart, limit) or _setpos_chooses_nothing(rule)
+    first_wall = next(iter(rule), None)
+    return first_wall is None or first_wall > limit
+
+
+def _phase_never_fires(rule: Any, start: datetime) -> bool:
+    """INTERVAL can pin the weekday, hour or minute of every period (``FREQ=HOURLY;
+    INTERVAL=2;BYHOUR=3`` from an even hour, ``FREQ=DAILY;INTERVAL=7;BYDAY=TU`` from a
+    Monday), and dateutil would then walk empty periods up to the year 9999. Periods start
+    at ``x0 + k * step`` minutes into the week (naive wall time, as dateutil counts), so
+    the positions they reach are those congruent to ``x0`` modulo ``gcd(step, week)``: the
+    rule can fire only if one of them passes the weekday, hour and minute filters."""
+    freq: int = rule._freq
+    if freq not in (_DAILY, _HOURLY, _MINUTELY):
+        return False
+    days = set(rule._byweekday) if rule._byweekday else None
+    hours = set(rule._byhour) if freq >= _HOURLY and rule._byhour else None
+    minutes = set(rule._byminute) if freq == _MINUTELY and rule._byminute else None
+    if days is None and hours is None and minutes is None:
+        return False
+    unit = {_DAILY: 1440, _HOURLY: 60, _MINUTELY: 1}[freq]
+    x0 = start.weekday() * 1440 + (start.hour * 60 if freq >= _HOURLY else 0) + (
+        start.minute if freq == _MINUTELY else 0)
+    step = math.gcd(rule._interval * unit, _WEEK_MINUTES)
+    for position in range(x0 % step, _WEEK_MINUTES, step):
+        day, rest = divmod(position, 1440)
+        hour, minute = divmod(rest, 60)
+        if (days is None or day in days) and (hours is None or hour in hours) and (
+                minutes is None or minute in minutes):
+            return False
+    return True
+
+
+def _no_day_passes(rule: Any, dtstart: datetime, limit: datetime) -> bool:
+    """Whether the date filters of a WEEKLY or finer rule let no day through up to ``limit``,
+    asked of a YEARLY rule with the same filters (False when it has none to probe)."""
+    from dateutil.rrule import YEARLY, rrule
+
+    original = rule._original_rule
+    weekdays = original.get("byweekday")
+    plain = tuple(w for w in (weekdays or ()) if getattr(w, "n", None) is None)
+    probe: Any = rrule(YEARLY, dtstart=dtstart.replace(hour=0, minute=0, second=0),
+                       bymonth=original.get("bymonth"),
+                       bymonthday=original.get("bymonthday"),
+                       byyearday=original.get("byyearday"),
+                       byweekday=plain or None, byhour=0, byminute=0, bysecond=0)
+    if not (original.get("bymonthday") or original.get("byyearday") or plain) and \
+            not original.get("bymonth"):
+        return False   # no date filter to probe
+    first = next(iter(probe), None)
+    return first is None or first > limit
+
+
+def _setpos_chooses_nothing(rule: Any) -> bool:
+    """Whether every BYSETPOS of a WEEKLY or finer rule lies past the size of its period's
+    set (False without BYSETPOS)."""
+    original = rule._original_rule
+    setpos = original.get("bysetpos")
+    if not setpos:
+        return False
+    # Positions index the set of one period: past its size, nothing is chosen.
+    # The times of one period are those of the fields finer than the period: an
+    # HOURLY period has its minutes, a MINUTELY one a single second.
+    freq: int = rule._freq
+    finer = {_HOURLY: (rule._byminute, rule._bysecond),
+             _MINUTELY: (rule._bysecond,)}.get(
+        freq, (rule._byhour, rule._byminute, rule._bysecond))
+    times = math.prod(len(field or (0,)) for field in finer)
+    size = times * (len(original.get("byweekday") or (0,)) if freq == 2 else 1)
+    positions = setpos if isinstance(setpos, tuple | list) else (setpos,)
+    return all(abs(p) > size for p in positions)
 
 
 def _take(rule: Any, n: int) -> Iterator[datetime]:

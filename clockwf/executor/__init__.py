@@ -5,6 +5,8 @@ The rooms, each a module:
 
 - :mod:`~clockwf.executor.pool`: :class:`Executor`, the claimer thread and the bounded pool
   of worker threads (one run each); ``stop`` drains within a grace period.
+- :mod:`~clockwf.executor.active`: the runs an executor is running, shared between its threads
+  behind one lock.
 - :mod:`~clockwf.executor.leases`: the lease keeper thread (renew, read back: cancels and lost
   runs) and the sweep that ends the runs of dead executors. Leases are compared with the
   database's clock, never a host's.

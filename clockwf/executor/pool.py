@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from clockwf.clock import Clock
 from clockwf.errors import ClockwfError, InvalidInput, NotFound, Refused
+from clockwf.executor.active import ActiveRuns
 from clockwf.executor.attempt import AttemptSettings, OutputCallback
 from clockwf.executor.leases import LeaseKeeper
 from clockwf.executor.ledger import Ledger
@@ -63,10 +64,9 @@ class Executor:
         self.context = RunContext(self.ledger, AttemptSettings(
             output_limit=output_limit, kill_grace=kill_grace, on_output=on_output,
             environ=environ), retry_backoff, self._stopping)
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)   # notified when a run ends
-        self._active: dict[int, RunControl] = {}
-        self.keeper = LeaseKeeper(self.ledger, self._controls)
+        self._lock = threading.Lock()   # guards _started and _stopped
+        self._runs = ActiveRuns()
+        self.keeper = LeaseKeeper(self.ledger, self._runs.controls)
         self._wake = threading.Event()
         self._claimer: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -99,8 +99,7 @@ class Executor:
 
     @property
     def active_runs(self) -> list[int]:
-        with self._lock:
-            return sorted(self._active)
+        return self._runs.run_ids()
 
     def hurry(self) -> None:
         """During :meth:`stop`: end the grace period now (a second signal). Takes no lock, so
@@ -115,7 +114,7 @@ class Executor:
             if self._stopped:
                 return
             self._stopped = True
-            running = len(self._active)
+        running = self._runs.count()
         if not self._hurried:
             self._stop_deadline = time.monotonic() + max(grace, 0)
         self._stopping.set()
@@ -125,7 +124,7 @@ class Executor:
                                          "running": running, "grace_s": grace})
         if self._claimer is not None:
             self._claimer.join()
-        self._wait_idle(lambda: self._stop_deadline)
+        self._runs.wait_idle(lambda: self._stop_deadline)
         self._kill_the_rest(grace)
         if self._started:
             self.keeper.release()
@@ -147,7 +146,7 @@ class Executor:
             row = self._claim_one(run_id, wait_poll)
             if isinstance(row, str):
                 return row
-            control = self._register(row)
+            control = self._runs.add(row)
             try:
                 return RunExecution(self.context, row, control).execute()
             except KeyboardInterrupt:
@@ -215,8 +214,7 @@ class Executor:
             self._wake.wait(self.poll_interval)
 
     def _claim_some(self) -> None:
-        with self._lock:
-            free = self.workers - len(self._active)
+        free = self.workers - self._runs.count()
         if free <= 0 or self._stopping.is_set():
             return
         with self.store.transaction() as tx:
@@ -224,7 +222,7 @@ class Executor:
                                  lease_seconds=self.ledger.lease_seconds, limit=free)
         assert self._pool is not None
         for row in rows:
-            control = self._register(row)
+            control = self._runs.add(row)
             self._pool.submit(self._work, row, control)
 
     def _work(self, row: Row, control: RunControl) -> None:
@@ -234,35 +232,13 @@ class Executor:
             self._unregister(control)
 
     # -- bookkeeping ---------------------------------------------------------------------------
-    def _controls(self) -> list[RunControl]:
-        with self._lock:
-            return list(self._active.values())
-
-    def _register(self, row: Row) -> RunControl:
-        control = RunControl(row)
-        with self._lock:
-            self._active[control.run_id] = control
-        return control
-
     def _unregister(self, control: RunControl) -> None:
-        control.done()
-        with self._lock:
-            self._active.pop(control.run_id, None)
-            self._changed.notify_all()
+        self._runs.remove(control)
         self._wake.set()  # a slot is free
-
-    def _wait_idle(self, deadline: Callable[[], float | None]) -> None:
-        with self._lock:
-            while self._active:
-                limit = deadline()
-                remaining = 0.0 if limit is None else limit - time.monotonic()
-                if remaining <= 0:
-                    return
-                self._changed.wait(min(remaining, 0.2))
 
     def _kill_the_rest(self, grace: float) -> None:
         """After the grace period: kill the steps still running and end their runs."""
-        left = self._controls()
+        left = self._runs.controls()
         if not left:
             return
         if self._hurried:
@@ -277,7 +253,7 @@ class Executor:
         for control in left:
             control.request(INTERRUPTED, message)
         kill_deadline = time.monotonic() + self.kill_grace + 10
-        self._wait_idle(lambda: kill_deadline)
-        for control in self._controls():  # a worker that does not answer: end the run for it
+        self._runs.wait_idle(lambda: kill_deadline)
+        for control in self._runs.controls():  # a worker that does not answer: end the run for it
             if control.mark_lost():
                 self.ledger.finish_quietly(control.run_id, INTERRUPTED, message)

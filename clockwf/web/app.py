@@ -15,7 +15,7 @@ import logging
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -212,18 +212,35 @@ def create_app(db: str | None, namespace: str = "default", *, no_auth: bool = Fa
     from clockwf.web import api, pages
 
     state = Web(db, namespace, no_auth=no_auth, now=now)
+    app = FastAPI(lifespan=_closing(state), title="clockwf", version=__version__,
+                  docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json",
+                  description="The clockwf API: the documents of `clockwf ... --format json`, "
+                              "and the operator's writes. Authorization: Bearer TOKEN "
+                              "(clockwf token create NAME --scope read|operate|admin).")
+    app.state.web = state
+    _add_error_handlers(app)
+    _add_security_middleware(app, state)
+    _add_monitoring_routes(app)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    return app
 
+
+def _closing(state: Web) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The application's lifespan: when the server stops, ``state``'s stores are closed."""
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         state.close()
 
-    app = FastAPI(lifespan=lifespan, title="clockwf", version=__version__, docs_url=None, redoc_url=None,
-                  openapi_url="/api/v1/openapi.json",
-                  description="The clockwf API: the documents of `clockwf ... --format json`, "
-                              "and the operator's writes. Authorization: Bearer TOKEN "
-                              "(clockwf token create NAME --scope read|operate|admin).")
-    app.state.web = state
+    return lifespan
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """A clockwf error becomes a JSON error document for the API and /healthz, an error page
+    elsewhere; an invalid request likewise (a JSON document for the API only)."""
+    from clockwf.web import pages
 
     @app.exception_handler(ClockwfError)
     async def clockwf_error(request: Request, exc: ClockwfError) -> Response:
@@ -243,6 +260,10 @@ def create_app(db: str | None, namespace: str = "default", *, no_auth: bool = Fa
             return security_headers(JSONResponse(doc, status_code=422))
         return security_headers(pages.error_page(request, InvalidInput(doc["error"]), 422))
 
+
+def _add_security_middleware(app: FastAPI, state: Web) -> None:
+    """Every response gets the security headers; a cross-site write (or, with ``--no-auth``,
+    a request to a name that is not loopback) is refused first (:func:`cross_site_refusal`)."""
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
         refusal = cross_site_refusal(request, no_auth=state.no_auth)
@@ -251,6 +272,10 @@ def create_app(db: str | None, namespace: str = "default", *, no_auth: bool = Fa
         response: Response = await call_next(request)
         return security_headers(response)
 
+
+def _add_monitoring_routes(app: FastAPI) -> None:
+    """What monitors poll, outside the API's schema: /healthz (no token) and /metrics (a read
+    token)."""
     @app.get("/healthz", include_in_schema=False)
     def healthz(request: Request) -> Response:
         """200 when `clockwf status` would exit 0, 503 otherwise; no token needed."""
@@ -272,11 +297,6 @@ def create_app(db: str | None, namespace: str = "default", *, no_auth: bool = Fa
         w = web(request)
         return Response(exposition(store_for(request), w.now()),
                         media_type=CONTENT_TYPE_LATEST)
-
-    app.include_router(api.router)
-    app.include_router(pages.router)
-    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    return app
 
 
 def serve(db: str | None, namespace: str, *, host: str, port: int, no_auth: bool,

@@ -14,7 +14,7 @@ from typing import Any
 
 from clockwf.lifecycle import current_definition
 from clockwf.runs import run_json
-from clockwf.schedule import SKIP_REASON_TEXT, ScheduleSpec, occurrences_between
+from clockwf.schedule import SKIP_REASON_TEXT, Occurrence, ScheduleSpec, occurrences_between
 from clockwf.store.base import Row, Store
 from clockwf.timeutil import iso, iso_utc, zone_or_offset
 
@@ -56,6 +56,36 @@ def _covering(skips: list[Row], nominal: datetime) -> Row | None:
     return None
 
 
+def _entry(occ: Occurrence, by_key: dict[str, Row], skips: list[Row], now: datetime,
+           paused_at: datetime | None, waiting: datetime | None) -> dict[str, Any]:
+    """The timeline entry of one occurrence: its run (by fire key) if it has one, else why it
+    has none (a DST gap, the skip record covering it, not due yet, the workflow paused, the
+    tick not there yet), else ``no_record``."""
+    entry: dict[str, Any] = {
+        "scheduled_for": iso(occ.local), "utc": iso_utc(occ.nominal),
+        "fire_key": occ.fire_key, "kind": occ.kind, "note": occ.note,
+        "outcome": "no_record", "run_id": None, "status": None, "reason": None,
+        "detail": None,
+    }
+    run = by_key.get(occ.fire_key)
+    skip = _covering(skips, occ.nominal)
+    if run is not None:
+        entry.update(outcome="launched", run_id=run["run_id"], status=run["status"])
+    elif not occ.fires:
+        entry.update(outcome="skipped", reason="dst_skip",
+                     detail=occ.note or SKIP_REASON_TEXT["dst_skip"])
+    elif skip is not None:
+        entry.update(outcome="skipped", reason=skip["reason"],
+                     detail=skip.get("detail") or SKIP_REASON_TEXT.get(skip["reason"]))
+    elif occ.nominal > now:
+        entry["outcome"] = "upcoming"
+    elif paused_at is not None and occ.nominal >= paused_at:
+        entry.update(outcome="skipped", reason="paused", detail=SKIP_REASON_TEXT["paused"])
+    elif waiting is not None and occ.nominal >= waiting:
+        entry["outcome"] = "pending"
+    return entry
+
+
 def timeline(store: Store, workflow_id: str, start: datetime, end: datetime,
              now: datetime) -> dict[str, Any]:
     """The timeline document of ``workflow_id`` over [start, end]."""
@@ -83,31 +113,7 @@ def timeline(store: Store, workflow_id: str, start: datetime, end: datetime,
         by_key = {r["fire_key"]: r for r in tx.runs_by_fire_keys([o.fire_key for o in occs])}
     paused_at = workflow.get("paused_at") if workflow.get("paused") else None
     waiting = schedule.get("next_nominal_at") if schedule else None
-    entries = []
-    for occ in occs:
-        entry: dict[str, Any] = {
-            "scheduled_for": iso(occ.local), "utc": iso_utc(occ.nominal),
-            "fire_key": occ.fire_key, "kind": occ.kind, "note": occ.note,
-            "outcome": "no_record", "run_id": None, "status": None, "reason": None,
-            "detail": None,
-        }
-        run = by_key.get(occ.fire_key)
-        skip = _covering(skips, occ.nominal)
-        if run is not None:
-            entry.update(outcome="launched", run_id=run["run_id"], status=run["status"])
-        elif not occ.fires:
-            entry.update(outcome="skipped", reason="dst_skip",
-                         detail=occ.note or SKIP_REASON_TEXT["dst_skip"])
-        elif skip is not None:
-            entry.update(outcome="skipped", reason=skip["reason"],
-                         detail=skip.get("detail") or SKIP_REASON_TEXT.get(skip["reason"]))
-        elif occ.nominal > now:
-            entry["outcome"] = "upcoming"
-        elif paused_at is not None and occ.nominal >= paused_at:
-            entry.update(outcome="skipped", reason="paused", detail=SKIP_REASON_TEXT["paused"])
-        elif waiting is not None and occ.nominal >= waiting:
-            entry["outcome"] = "pending"
-        entries.append(entry)
+    entries = [_entry(occ, by_key, skips, now, paused_at, waiting) for occ in occs]
     keys = {o.fire_key for o in occs}
     others = [run_json(r) for r in recent
               if r["fire_key"] not in keys and start <= r["created_at"] <= end]
