@@ -38,6 +38,8 @@ class Health:
                 "pool": pool_json(d),
                 "heartbeat_age_s": None if self.db_now is None else round(
                     (self.db_now - d["heartbeat_at"]).total_seconds(), 3),
+                "tick_age_s": None if self.db_now is None or d.get("ticked_at") is None
+                else round((self.db_now - d["ticked_at"]).total_seconds(), 3),
             } for d in self.daemons],
             "runs": {"queued": self.queued, "running": self.running},
             "most_overdue": None if self.overdue is None else {
@@ -67,15 +69,17 @@ def pool_text(daemon: Row) -> str:
 
 
 def not_ticking(daemons: list[Row], db_now: datetime, stale_after: timedelta) -> str:
-    """The problem when no live daemon that ticks has a recent heartbeat."""
+    """The problem when no live daemon has reported a tick recently (on the database's clock:
+    ``ticked_at``). A daemon that heartbeats but does not tick is said to."""
     within = f"no daemon has ticked within {format_duration(stale_after)}"
-    ticked = [d for d in daemons if d.get("last_tick_at") is not None]
+    ticked = [d for d in daemons if d.get("ticked_at") is not None]
     if not ticked:
         return f"{within} (no daemon has ever ticked)"
-    last = max(ticked, key=lambda d: d["heartbeat_at"])
-    age = format_duration(max(db_now - last["heartbeat_at"], timedelta(0)))
-    return (f"{within} (last heartbeat {age} ago on the database's clock, last tick "
-            f"{iso_utc(last['last_tick_at'])})")
+    last = max(ticked, key=lambda d: d["ticked_at"])
+    tick_age = format_duration(max(db_now - last["ticked_at"], timedelta(0)))
+    heartbeat_age = format_duration(max(db_now - last["heartbeat_at"], timedelta(0)))
+    return (f"{within} (last tick {iso_utc(last['last_tick_at'])}, reported {tick_age} ago on "
+            f"the database's clock; that daemon's last heartbeat {heartbeat_age} ago)")
 
 
 def health(store: Store, now: datetime, *, overdue_after: timedelta,
@@ -89,12 +93,13 @@ def health(store: Store, now: datetime, *, overdue_after: timedelta,
         failing = failing_targets(tx)
     report = Health(now, daemons, counts.get("queued", 0), counts.get("running", 0),
                     overdue_rows[0] if overdue_rows else None, db_now=db_now)
-    # A daemon heartbeats while it loops (tick, then sleep), stamped on the database's clock:
-    # its age is read on that clock too, never on this host's or the daemon's (design.md §8.2,
-    # §9). `now` (maybe --now) only dates the schedules.
+    # A daemon's heartbeat stamps, on the database's clock, when it first reports a new tick
+    # (ticked_at): ages are read on that clock, never on this host's or the daemon's. A fresh
+    # heartbeat alone is not enough: a daemon whose ticks fail keeps heartbeating while it
+    # backs off (docs/design.md §8.2, §9). `now` (maybe --now) only dates the schedules.
     live = [d for d in daemons if d.get("stopped_at") is None]
-    ticking = [d for d in live if d.get("last_tick_at") is not None
-               and db_now - d["heartbeat_at"] <= stale_after]
+    ticking = [d for d in live if d.get("ticked_at") is not None
+               and db_now - d["ticked_at"] <= stale_after]
     if not ticking:
         report.problems.append(not_ticking(daemons, db_now, stale_after))
     for row in troubled:

@@ -15,12 +15,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from clockwf.monitor import Health, health
 from clockwf.store import Store
 
 from .executor_support import kill_group, publish_def, read_int, run_row, start, wait_for
@@ -79,7 +80,6 @@ def test_a_daemon_whose_clock_runs_ahead_interrupts_no_healthy_run(
     assert all("lease.expired" not in err for err in errors), errors
 
 
-
 def _status(store_url: str, ns: str, *, prefix: list[str]) -> tuple[int, dict[str, Any]]:
     """``clockwf status --format json`` as a process of its own (``prefix``: faketime); its
     exit code and document."""
@@ -92,20 +92,23 @@ def _status(store_url: str, ns: str, *, prefix: list[str]) -> tuple[int, dict[st
     return proc.returncode, json.loads(proc.stdout)
 
 
-def _age_heartbeats(store_url: str, ns: str, by: timedelta) -> None:
-    """Move the namespace's heartbeats back by ``by``, with SQL on the database."""
+def _age_daemons(store_url: str, ns: str, by: timedelta,
+                 columns: tuple[str, ...] = ("heartbeat_at", "ticked_at")) -> None:
+    """Move the namespace's daemon ``columns`` back by ``by``, with SQL on the database."""
     if store_url.startswith("postgresql://"):
         import psycopg
 
         with psycopg.connect(store_url, autocommit=True) as conn:
-            conn.execute("UPDATE daemons SET heartbeat_at = heartbeat_at - %s "
-                         "WHERE namespace = %s", (by, ns))
+            for column in columns:
+                conn.execute(f"UPDATE daemons SET {column} = {column} - %s "
+                             "WHERE namespace = %s", (by, ns))
         return
     # UTCTIME is fixed-width text, YYYY-MM-DDTHH:MM:SS.ffffffZ: shift the seconds part.
     with sqlite3.connect(store_url) as conn:
-        conn.execute("UPDATE daemons SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%S', "
-                     "substr(heartbeat_at, 1, 19), ?) || substr(heartbeat_at, 20) "
-                     "WHERE namespace = ?", (f"-{int(by.total_seconds())} seconds", ns))
+        for column in columns:
+            conn.execute(f"UPDATE daemons SET {column} = strftime('%Y-%m-%dT%H:%M:%S', "
+                         f"substr({column}, 1, 19), ?) || substr({column}, 20) "
+                         "WHERE namespace = ?", (f"-{int(by.total_seconds())} seconds", ns))
     conn.close()
 
 
@@ -139,11 +142,45 @@ def test_status_reads_heartbeat_ages_on_the_database_clock(
         heartbeat = datetime.fromisoformat(seen["heartbeat_at"].replace("Z", "+00:00"))
         assert ran_at - heartbeat > timedelta(minutes=9)
 
-    _age_heartbeats(store_url, store.ns, timedelta(hours=1))
+    _age_daemons(store_url, store.ns, timedelta(hours=1))
     for prefix in ([], ahead):
         code, stale = _status(store_url, store.ns, prefix=prefix)
         assert code == 1, stale
         [problem] = stale["problems"]
-        assert problem.startswith("no daemon has ticked within 5m (last heartbeat 1h"), problem
-        assert "ago on the database's clock" in problem
+        assert problem.startswith("no daemon has ticked within 5m (last tick "), problem
+        assert "reported 1h" in problem and "ago on the database's clock" in problem
         assert stale["daemons"][0]["heartbeat_age_s"] >= 3600
+        assert stale["daemons"][0]["tick_age_s"] >= 3600
+
+
+def test_a_daemon_that_heartbeats_without_ticking_is_stale(
+        store: Store, store_url: str) -> None:
+    """A daemon whose ticks fail keeps heartbeating while it backs off, reporting the same
+    last tick: its fresh heartbeat does not make it a ticking daemon. The tick's age is
+    ``ticked_at``, stamped on the database's clock by the heartbeat that first reports a new
+    tick (docs/design.md §9), and a new tick makes it live again."""
+    first = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    now = datetime.now(UTC)
+
+    def beat(last_tick_at: datetime | None) -> Health:
+        with store.transaction() as tx:
+            tx.heartbeat(instance_id="host:1", hostname="host", pid=1, role="daemon",
+                         version="test", started_at=first, last_tick_at=last_tick_at,
+                         status=None)
+        return health(store, now, overdue_after=timedelta(minutes=5),
+                      stale_after=timedelta(minutes=5))
+
+    never = beat(None)
+    assert never.problems == ["no daemon has ticked within 5m (no daemon has ever ticked)"]
+    assert beat(first).problems == []
+    _age_daemons(store_url, store.ns, timedelta(hours=1), columns=("ticked_at",))
+    failing = beat(first)                   # the same last tick: a heartbeat while backing off
+    [problem] = failing.problems
+    assert problem.startswith("no daemon has ticked within 5m (last tick 2027-01-04T09:00:00Z, "
+                              "reported 1h"), problem
+    ages = failing.as_json()["daemons"][0]
+    assert ages["tick_age_s"] >= 3600 > ages["heartbeat_age_s"], ages
+    [still] = beat(None).problems                # a beat without a tick keeps the stored one
+    assert still.startswith("no daemon has ticked within 5m (last tick 2027-01-04T09:00:00Z, "
+                            "reported 1h"), still
+    assert beat(first + timedelta(minutes=1)).problems == []

@@ -223,14 +223,16 @@ ORDER BY run_id DESC
 LIMIT %(limit)s
 
 -- name: heartbeat
--- A null last_tick_at keeps the stored one. heartbeat_at is the server's clock. pool_*: the
--- instance's connection pool (null without one).
+-- A null last_tick_at keeps the stored one; a new one stamps ticked_at on the database's
+-- clock (docs/design.md §9). heartbeat_at is the server's clock. pool_*: the instance's
+-- connection pool (null without one).
 INSERT INTO daemons (namespace, instance_id, hostname, pid, role, version, started_at,
-                     heartbeat_at, last_tick_at, stopped_at, status, pool_size, pool_waits,
-                     pool_wait_s)
+                     heartbeat_at, last_tick_at, ticked_at, stopped_at, status, pool_size,
+                     pool_waits, pool_wait_s)
 VALUES (%(ns)s, %(instance_id)s, %(hostname)s, %(pid)s, %(role)s, %(version)s,
-        %(started_at)s, clock_timestamp(), %(last_tick_at)s, NULL, %(status)s,
-        %(pool_size)s, %(pool_waits)s, %(pool_wait_s)s)
+        %(started_at)s, clock_timestamp(), %(last_tick_at)s,
+        CASE WHEN %(last_tick_at)s::timestamptz IS NULL THEN NULL ELSE clock_timestamp() END,
+        NULL, %(status)s, %(pool_size)s, %(pool_waits)s, %(pool_wait_s)s)
 ON CONFLICT (namespace, instance_id) DO UPDATE SET
     hostname = excluded.hostname,
     pid = excluded.pid,
@@ -239,6 +241,9 @@ ON CONFLICT (namespace, instance_id) DO UPDATE SET
     started_at = excluded.started_at,
     heartbeat_at = excluded.heartbeat_at,
     last_tick_at = coalesce(excluded.last_tick_at, daemons.last_tick_at),
+    ticked_at = CASE WHEN excluded.last_tick_at IS NULL
+                          OR excluded.last_tick_at = daemons.last_tick_at
+                     THEN daemons.ticked_at ELSE excluded.ticked_at END,
     stopped_at = NULL,
     status = excluded.status,
     pool_size = excluded.pool_size,

@@ -199,13 +199,15 @@ ORDER BY run_id DESC
 LIMIT :limit
 
 -- name: heartbeat
--- A null last_tick_at keeps the stored one. heartbeat_at is the database's clock (see
+-- A null last_tick_at keeps the stored one; a new one stamps ticked_at on the database's
+-- clock (docs/design.md §9). heartbeat_at is the database's clock (see
 -- expire_leases). pool_*: the instance's connection pool (null without one).
 INSERT INTO daemons (namespace, instance_id, hostname, pid, role, version, started_at,
-                     heartbeat_at, last_tick_at, stopped_at, status, pool_size, pool_waits,
-                     pool_wait_s)
+                     heartbeat_at, last_tick_at, ticked_at, stopped_at, status, pool_size,
+                     pool_waits, pool_wait_s)
 VALUES (:ns, :instance_id, :hostname, :pid, :role, :version, :started_at, clockwf_now(),
-        :last_tick_at, NULL, :status, :pool_size, :pool_waits, :pool_wait_s)
+        :last_tick_at, CASE WHEN :last_tick_at IS NULL THEN NULL ELSE clockwf_now() END, NULL,
+        :status, :pool_size, :pool_waits, :pool_wait_s)
 ON CONFLICT (namespace, instance_id) DO UPDATE SET
     hostname = excluded.hostname,
     pid = excluded.pid,
@@ -214,6 +216,9 @@ ON CONFLICT (namespace, instance_id) DO UPDATE SET
     started_at = excluded.started_at,
     heartbeat_at = excluded.heartbeat_at,
     last_tick_at = coalesce(excluded.last_tick_at, daemons.last_tick_at),
+    ticked_at = CASE WHEN excluded.last_tick_at IS NULL
+                          OR excluded.last_tick_at = daemons.last_tick_at
+                     THEN daemons.ticked_at ELSE excluded.ticked_at END,
     stopped_at = NULL,
     status = excluded.status,
     pool_size = excluded.pool_size,
