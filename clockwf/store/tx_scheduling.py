@@ -83,7 +83,7 @@ class SchedulingOps(TxBase):
         """Schedules with status 'scheduled' and next_fire_at <= now, ordered by
         (next_fire_at, workflow_id), locked for this transaction (PG: FOR UPDATE SKIP LOCKED).
         Columns: what a tick reads (the definition's columns, version, next_nominal_at,
-        next_kind, next_fire_at, last_fire_key, last_fired_at), not status or timestamps.
+        next_kind, next_fire_at), not the last fire, status or timestamps.
         ``after``: keyset cursor, only rows strictly after this (next_fire_at, workflow_id), so
         one pass visits a schedule still due after its advance only once. One index range
         scan."""
