@@ -22,7 +22,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO
 
@@ -63,10 +63,15 @@ def group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     try:
-        entries = os.scandir("/proc")
+        return any(state not in ("Z", "X") for _pid, state, _ppid in group_members(pgid))
     except OSError:
         return True  # no /proc: trust kill()
-    with entries:
+
+
+def group_members(pgid: int) -> Iterator[tuple[int, str, int]]:
+    """(pid, state, parent pid) of each process whose process group is ``pgid``, read from
+    /proc (OSError without it). A process that ends while it is read is left out."""
+    with os.scandir("/proc") as entries:
         for entry in entries:
             if not entry.name.isdigit():
                 continue
@@ -76,9 +81,8 @@ def group_alive(pgid: int) -> bool:
             except OSError:
                 continue
             fields = stat[stat.rfind(b")") + 2:].split()
-            if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-                return True
-    return False
+            if len(fields) > 2 and int(fields[2]) == pgid:
+                yield int(entry.name), fields[0].decode(), int(fields[1])
 
 
 def signal_group(pgid: int, sig: int) -> None:

@@ -8,7 +8,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ from clockwf import runs
 from clockwf.clock import SystemClock
 from clockwf.executor import Executor
 from clockwf.lifecycle import publish
+from clockwf.steps.shell import group_members
 from clockwf.store import Store
 from clockwf.store.base import Row
 from clockwf.validate import validate_source
@@ -105,27 +106,12 @@ def become_subreaper() -> bool:
         return False
 
 
-def _members(pgid: int) -> Iterator[tuple[int, str, int]]:
-    """(pid, state, ppid) of each process whose process group is ``pgid``."""
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if int(fields[2]) == pgid:
-            yield int(name), fields[0].decode(), int(fields[1])
-
-
 def reap_orphans(pgid: int) -> None:
     """Reap the zombies of the group that were re-parented to us (never the leader, which is
     the executor's own child and is reaped by it)."""
     if not os.path.isdir("/proc"):
         return
-    for pid, state, ppid in list(_members(pgid)):
+    for pid, state, ppid in list(group_members(pgid)):
         if state == "Z" and ppid == os.getpid() and pid != pgid:
             try:
                 os.waitpid(pid, os.WNOHANG)
