@@ -70,7 +70,8 @@ def pool_text(daemon: Row) -> str:
 
 def not_ticking(daemons: list[Row], db_now: datetime, stale_after: timedelta) -> str:
     """The problem when no live daemon has reported a tick recently (on the database's clock:
-    ``ticked_at``). A daemon that heartbeats but does not tick is said to."""
+    ``ticked_at``). It gives the heartbeat's age apart: a daemon that heartbeats while its
+    ticks fail shows as one."""
     within = f"no daemon has ticked within {format_duration(stale_after)}"
     ticked = [d for d in daemons if d.get("ticked_at") is not None]
     if not ticked:
