@@ -295,3 +295,27 @@ def test_migration_10_keeps_rows_and_autoincrement_sequences(tmp_path: Path) -> 
     assert not {name for name in names if name.endswith("_old")}
     assert {"runs_queued", "runs_active", "runs_leases", "runs_by_workflow", "schedules_due",
             "skipped_by_workflow", "deliveries_due"} <= names
+
+
+# -- migration 11: when a daemon last reported a tick, on the database's clock ---------------------
+
+def test_migration_11_dates_the_last_tick_of_existing_daemons(fresh_url: str) -> None:
+    """A daemon that had ticked counts from its last heartbeat (the best the old row knows), so
+    status does not call every daemon stale at the upgrade; one that never ticked (a worker)
+    stays without a tick."""
+    migrate_to(fresh_url, 10)
+    with raw(fresh_url) as conn:
+        for instance, last_tick in (("ticked", "'2027-01-04T08:59:00.000000Z'"),
+                                    ("worker", "NULL")):
+            conn.execute("INSERT INTO daemons (namespace, instance_id, hostname, pid, role, "
+                         "version, started_at, heartbeat_at, last_tick_at) VALUES ('n', "
+                         f"'{instance}', 'h', 1, 'daemon', 'v', '2027-01-04T08:00:00.000000Z', "
+                         f"'2027-01-04T09:00:00.000000Z', {last_tick})")
+    migrate_to(fresh_url, 11)
+    with raw(fresh_url) as conn:
+        dated = conn.execute("SELECT instance_id FROM daemons "
+                             "WHERE ticked_at = heartbeat_at").fetchall()
+        undated = conn.execute("SELECT instance_id FROM daemons "
+                               "WHERE ticked_at IS NULL").fetchall()
+    assert [tuple(r) for r in dated] == [("ticked",)]
+    assert [tuple(r) for r in undated] == [("worker",)]
